@@ -1,0 +1,2 @@
+/** The ristretto command line. */
+package dev.ristretto.cli;

@@ -1,0 +1,5 @@
+/** The picocli command line: options become a {@code MachineConfig}; nothing else lives here. */
+module ristretto.cli {
+    requires ristretto.machine;
+    requires info.picocli;
+}

@@ -1,0 +1,4 @@
+/** Pure device models: each is a state machine that sees only bus offsets, an IRQ line and sinks. */
+module ristretto.devices {
+    requires ristretto.vmm.core;
+}

@@ -1,0 +1,2 @@
+/** Machine assembly and lifecycle. */
+package dev.ristretto.machine;

@@ -1,0 +1,7 @@
+/** Assembly: a {@code MachineConfig} becomes a running machine through one linear boot recipe. */
+module ristretto.machine {
+    requires transitive ristretto.vmm.core;
+    requires ristretto.firmware;
+    requires ristretto.devices;
+    requires com.fasterxml.jackson.databind;
+}

@@ -1,0 +1,9 @@
+/**
+ * Everything that touches the host kernel and the generic VM engine: guest memory, the I/O and
+ * MMIO buses, interrupt lines, the FFM bindings to libc and the KVM API, and the vCPU run loop.
+ * Native access is confined to this module.
+ */
+module ristretto.vmm.core {
+    exports dev.ristretto.vmm.memory;
+    exports dev.ristretto.vmm.device;
+}
