@@ -1,0 +1,153 @@
+package dev.ristretto.firmware;
+
+import dev.ristretto.vmm.memory.GuestAddress;
+import dev.ristretto.vmm.memory.GuestMemory;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+
+/**
+ * Where everything for a Linux boot goes and what the boot vCPU must look like: the result of
+ * {@link LinuxBoot#plan}. Immutable; {@link #writeTo(GuestMemory)} puts kernel, initrd, command
+ * line, zero page, page tables and GDT into guest RAM, and {@link #entry()} gives the register
+ * state for the 64-bit entry.
+ */
+public final class LinuxBootPlan {
+    /** boot.rst "64-bit BOOT PROTOCOL": the 64-bit entry is 0x200 past the protected-mode load address. */
+    static final long ENTRY_64_OFFSET = 0x200;
+
+    private final MemoryLayout memory;
+    private final BzImage kernel;
+    private final GuestAddress kernelAddress;
+    private final Optional<Initrd> initrd;
+    private final Optional<GuestAddress> initrdAddress;
+    private final byte[] cmdline;
+    private final Optional<GuestAddress> acpiRsdp;
+
+    LinuxBootPlan(MemoryLayout memory, BzImage kernel, GuestAddress kernelAddress, Optional<Initrd> initrd,
+                  Optional<GuestAddress> initrdAddress, byte[] cmdline, Optional<GuestAddress> acpiRsdp) {
+        this.memory = Objects.requireNonNull(memory);
+        this.kernel = Objects.requireNonNull(kernel);
+        this.kernelAddress = Objects.requireNonNull(kernelAddress);
+        this.initrd = Objects.requireNonNull(initrd);
+        this.initrdAddress = Objects.requireNonNull(initrdAddress);
+        this.cmdline = Objects.requireNonNull(cmdline);
+        this.acpiRsdp = Objects.requireNonNull(acpiRsdp);
+        if (initrd.isPresent() != initrdAddress.isPresent()) {
+            throw new IllegalArgumentException("initrd and its address must be given together");
+        }
+    }
+
+    /**
+     * This plan with boot_params.acpi_rsdp_addr pointing at {@code rsdp}, for when the machine
+     * has written ACPI tables (zero-page.rst, offset 0x070).
+     */
+    public LinuxBootPlan withAcpiRsdp(GuestAddress rsdp) {
+        return new LinuxBootPlan(memory, kernel, kernelAddress, initrd, initrdAddress, cmdline,
+                Optional.of(Objects.requireNonNull(rsdp)));
+    }
+
+    public MemoryLayout memory() {
+        return memory;
+    }
+
+    public BzImage kernel() {
+        return kernel;
+    }
+
+    /** Where the protected-mode payload is loaded. */
+    public GuestAddress kernelAddress() {
+        return kernelAddress;
+    }
+
+    /** The first address after the kernel's init_size span, which nothing else may use. */
+    public GuestAddress kernelEnd() {
+        return kernelAddress.checkedAdd(kernel.initSize());
+    }
+
+    /** Where the initrd goes, when there is one. */
+    public Optional<GuestAddress> initrdAddress() {
+        return initrdAddress;
+    }
+
+    /** Size of the initrd in bytes (0 without one). */
+    public long initrdSize() {
+        return initrd.map(Initrd::size).orElse(0L);
+    }
+
+    public GuestAddress cmdlineAddress() {
+        return Layout.CMDLINE;
+    }
+
+    /** The command line bytes as written, terminating NUL included. */
+    public byte[] cmdlineBytes() {
+        return cmdline.clone();
+    }
+
+    public GuestAddress zeroPageAddress() {
+        return Layout.ZERO_PAGE;
+    }
+
+    /** The e820 map handed to the kernel. */
+    public List<E820Entry> e820() {
+        return memory.e820();
+    }
+
+    public Optional<GuestAddress> acpiRsdp() {
+        return acpiRsdp;
+    }
+
+    /** The zero page this plan writes. */
+    public byte[] bootParams() {
+        BootParams params = BootParams.forImage(kernel).cmdline(Layout.CMDLINE).e820(memory.e820());
+        initrdAddress.ifPresent(a -> params.ramdisk(a, initrdSize()));
+        acpiRsdp.ifPresent(params::acpiRsdpAddr);
+        return params.toBytes();
+    }
+
+    /**
+     * Writes everything the kernel expects to find in RAM at its 64-bit entry.
+     *
+     * @throws BootSetupException when the initrd file cannot be read any more
+     */
+    public void writeTo(GuestMemory guest) {
+        kernel.copyPayloadTo(guest.slice(kernelAddress, kernel.payloadLength()));
+        if (initrd.isPresent()) {
+            Initrd rd = initrd.get();
+            rd.copyTo(guest.slice(initrdAddress.orElseThrow(), rd.size()));
+        }
+        guest.write(Layout.CMDLINE, cmdline);
+        guest.write(Layout.ZERO_PAGE, bootParams());
+        guest.write(Layout.PML4, PageTables.identityMap4GiB(Layout.PML4));
+        guest.write(Layout.GDT, Gdt.bytes(Layout.BOOT_TSS));
+        guest.write(Layout.BOOT_TSS, new byte[(int) Layout.BOOT_TSS_SIZE]);
+    }
+
+    /** The boot vCPU's register state for the 64-bit entry point (boot.rst "64-bit BOOT PROTOCOL"). */
+    public BootCpuState entry() {
+        Segment data = Gdt.dataSegment();
+        return new BootCpuState(
+                kernelAddress.checkedAdd(ENTRY_64_OFFSET).value(),
+                Layout.BOOT_STACK_POINTER.value(),
+                Layout.ZERO_PAGE.value(),
+                BootCpuState.RFLAGS_RESERVED,
+                BootCpuState.CR0_PE | BootCpuState.CR0_ET | BootCpuState.CR0_PG,
+                Layout.PML4.value(),
+                BootCpuState.CR4_PAE,
+                BootCpuState.EFER_LME | BootCpuState.EFER_LMA,
+                Gdt.register(Layout.GDT),
+                // No IDT: base 0, limit 0, exactly what Linux itself loads when it wants none
+                // (arch/x86/kernel/idt.c, idt_invalidate). Interrupts are off at entry and Linux
+                // installs its own IDT before it enables them or can take an exception safely.
+                new DescriptorTable(GuestAddress.of(0), 0),
+                Gdt.codeSegment(), data, data, data, data, data,
+                Gdt.taskSegment(Layout.BOOT_TSS));
+    }
+
+    @Override
+    public String toString() {
+        return "LinuxBootPlan[kernel at " + kernelAddress + ".." + kernelEnd() + initrdAddress
+                .map(a -> ", initrd at " + a + "+0x" + Long.toHexString(initrdSize())).orElse("")
+                + ", cmdline " + (cmdline.length - 1) + " bytes]";
+    }
+}
