@@ -58,6 +58,13 @@ public sealed interface Initrd {
 
     /** An initrd held in memory. */
     record InMemory(String name, byte[] bytes) implements Initrd {
+        public InMemory {
+            Objects.requireNonNull(name);
+            if (bytes.length == 0) {
+                throw new IllegalArgumentException("initrd " + name + " is empty");
+            }
+        }
+
         @Override
         public long size() {
             return bytes.length;
@@ -71,6 +78,13 @@ public sealed interface Initrd {
 
     /** An initrd file of {@code size} bytes (as measured when the boot was planned). */
     record FromFile(Path path, long size) implements Initrd {
+        public FromFile {
+            Objects.requireNonNull(path);
+            if (size <= 0) {
+                throw new IllegalArgumentException("initrd " + path + " has size " + size);
+            }
+        }
+
         @Override
         public String name() {
             return path.toString();

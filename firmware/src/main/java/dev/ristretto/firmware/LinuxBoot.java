@@ -98,19 +98,37 @@ public final class LinuxBoot {
         // initrd_addr_max names the highest byte; +1 gives the exclusive limit (never overflows: u32).
         long limit = kernel.initrdAddrMax() + 1;
         List<long[]> free = freeRanges(memory, kernelStart.value(), kernelEnd.value());
-        Optional<Long> at = highestFit(free, size, limit);
-        if (at.isEmpty() && kernel.canLoadAbove4G()) {
-            at = highestFit(free, size, Long.MAX_VALUE);
+        List<long[]> belowMax = new ArrayList<>();
+        List<long[]> above4G = new ArrayList<>();
+        for (long[] r : free) {
+            if (r[0] < limit) {
+                belowMax.add(new long[] {r[0], Math.min(r[1], limit)});
+            }
+            if (kernel.canLoadAbove4G() && r[0] >= Layout.HIGH_RAM_START.value()) {
+                above4G.add(r);
+            }
+        }
+        Optional<Long> at = highestFit(belowMax, size);
+        if (at.isEmpty()) {
+            at = highestFit(above4G, size);
         }
         if (at.isPresent()) {
             return GuestAddress.of(at.get());
         }
         long largest = 0;
-        for (long[] r : free) {
-            largest = Math.max(largest, Math.min(r[1], kernel.canLoadAbove4G() ? Long.MAX_VALUE : limit) - r[0]);
+        for (List<long[]> ranges : List.of(belowMax, above4G)) {
+            for (long[] r : ranges) {
+                largest = Math.max(largest, r[1] - r[0]);
+            }
         }
         long span = GuestAddress.of(size).alignUp(Layout.PAGE_SIZE).value();
-        long lowNeeded = Math.max(kernelEnd.value(), Layout.HIGH_MEMORY_START.value()) + span;
+        // In a larger guest a relocatable kernel may move up to pref_address, so size the advice
+        // for the highest place the kernel can end up.
+        long kernelTop = kernelEnd.value();
+        if (kernel.relocatable() && kernel.prefAddress() > kernelStart.value()) {
+            kernelTop = Math.max(kernelTop, kernel.prefAddress() + kernel.initSize());
+        }
+        long lowNeeded = kernelTop + span;
         String fix;
         if (lowNeeded <= Math.min(limit, Layout.MMIO_HOLE_START.value())) {
             fix = "raise --memory to at least " + mibCeil(lowNeeded) + " MiB";
@@ -121,7 +139,7 @@ public final class LinuxBoot {
                     + Long.toHexString(kernel.initrdAddrMax()) + "; use a smaller initrd";
         }
         throw new BootSetupException("initrd " + initrd.name() + " is " + mib(size) + " but the largest free RAM for it in the "
-                + MemoryLayout.describe(memory.ramBytes()) + " guest is " + mib(Math.max(largest, 0))
+                + MemoryLayout.describe(memory.ramBytes()) + " guest is " + mib(largest)
                 + " (the kernel takes 0x" + Long.toHexString(kernelStart.value()) + "..0x"
                 + Long.toHexString(kernelEnd.value()) + "); " + fix);
     }
@@ -152,16 +170,16 @@ public final class LinuxBoot {
         return out;
     }
 
-    /** The highest page-aligned start such that [start, start+size) lies in a free range and below limit. */
-    private static Optional<Long> highestFit(List<long[]> free, long size, long limit) {
+    /** The highest page-aligned start such that [start, start+size) lies inside one of the ranges. */
+    private static Optional<Long> highestFit(List<long[]> ranges, long size) {
         long pageMask = Layout.PAGE_SIZE - 1;
-        for (int i = free.size() - 1; i >= 0; i--) {
-            long start = free.get(i)[0];
-            long top = Math.min(free.get(i)[1], limit);
-            if (top - start < size) {
+        for (int i = ranges.size() - 1; i >= 0; i--) {
+            long start = ranges.get(i)[0];
+            long end = ranges.get(i)[1];
+            if (end - start < size) {
                 continue;
             }
-            long at = (top - size) & ~pageMask;
+            long at = (end - size) & ~pageMask;
             if (at >= start) {
                 return Optional.of(at);
             }
