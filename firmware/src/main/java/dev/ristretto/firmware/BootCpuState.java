@@ -17,15 +17,15 @@ public record BootCpuState(long rip, long rsp, long rsi, long rflags, long cr0, 
                            DescriptorTable gdt, DescriptorTable idt, Segment cs, Segment ds, Segment es,
                            Segment fs, Segment gs, Segment ss, Segment tr) {
 
-    /** CR0.PE: protected mode (Intel SDM Vol. 3A §2.5). */
+    /** CR0.PE: protected mode (Intel SDM Vol. 3A, "Control Registers"). */
     public static final long CR0_PE = 1L;
     /** CR0.ET: always 1 on processors since the 486. */
     public static final long CR0_ET = 1L << 4;
     /** CR0.PG: paging; together with EFER.LME it activates long mode. */
     public static final long CR0_PG = 1L << 31;
-    /** CR4.PAE: required for IA-32e paging (Intel SDM Vol. 3A §4.1.1). */
+    /** CR4.PAE: required for IA-32e paging (Intel SDM Vol. 3A, "Four Paging Modes"). */
     public static final long CR4_PAE = 1L << 5;
-    /** EFER.LME: long mode enable (Intel SDM Vol. 3A §2.2.1). */
+    /** EFER.LME: long mode enable (Intel SDM Vol. 3A, "Extended Feature Enable Register"). */
     public static final long EFER_LME = 1L << 8;
     /** EFER.LMA: long mode active; KVM expects it set when loading a long-mode state directly. */
     public static final long EFER_LMA = 1L << 10;

@@ -5,7 +5,8 @@ import java.util.Objects;
 
 /**
  * A GDTR or IDTR value: the table's linear base and its limit (size in bytes minus one;
- * Intel SDM Vol. 3A §3.5.1 and §6.10).
+ * Intel SDM Vol. 3A, "Segment Descriptor Tables" and
+ * "Interrupt Descriptor Table (IDT)").
  */
 public record DescriptorTable(GuestAddress base, int limit) {
 

@@ -12,7 +12,8 @@ public record E820Entry(GuestAddress start, long size, Type type) {
     /** Size in bytes of one entry in the zero page's e820 table. */
     public static final int BYTES = 20;
 
-    /** Address range types (ACPI 6.5 §15.3, Table 15.6 "Address Range Types"). */
+    /** Address range types (ACPI 6.5 §15, "Address Range Types" table; the same
+     * values Linux uses in arch/x86/include/asm/e820/types.h). */
     public enum Type {
         /** AddressRangeMemory: available to the OS. */
         RAM(1),

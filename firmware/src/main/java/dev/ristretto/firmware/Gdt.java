@@ -11,8 +11,8 @@ import java.nio.ByteOrder;
  * null like entry 0. Entries 4–5 hold a 16-byte 64-bit TSS descriptor, because VM entry needs a
  * usable TR (see {@link Layout#BOOT_TSS}).
  *
- * <p>Descriptor bit layout: Intel SDM Vol. 3A §3.4.5 (Figure 3-8) and, for the 16-byte TSS
- * descriptor in IA-32e mode, §8.2.3 (Figure 8-4).
+ * <p>Descriptor bit layout: Intel SDM Vol. 3A §3.4.5 "Segment Descriptors" and, for the
+ * 16-byte TSS descriptor in IA-32e mode, "TSS Descriptor in 64-bit mode" (Task Management chapter).
  */
 public final class Gdt {
     private Gdt() {

@@ -41,12 +41,13 @@ public final class Layout {
 
     /**
      * A zeroed 104-byte 64-bit TSS for TR. Nothing switches stacks through it before Linux loads
-     * its own TR, but VM entry demands a present busy TSS in TR (Intel SDM Vol. 3C §27.3.1.2,
-     * "Checks on Guest Segment Registers"), so it must describe real, otherwise unused memory.
+     * its own TR, but VM entry demands a present busy TSS in TR (Intel SDM Vol. 3C, VM entry
+     * "Checks on Guest Segment Registers": TR must be a present busy TSS), so it must describe
+     * real, otherwise unused memory.
      */
     public static final GuestAddress BOOT_TSS = GuestAddress.of(0x600);
 
-    /** Size of a 64-bit TSS (Intel SDM Vol. 3A §8.7, Figure 8-11): 0x68 bytes. */
+    /** Size of a 64-bit TSS (Intel SDM Vol. 3A, "Task Management in 64-bit Mode"): 0x68 bytes. */
     public static final long BOOT_TSS_SIZE = 0x68;
 
     /**
@@ -91,7 +92,7 @@ public final class Layout {
     /**
      * Start of the BIOS area 0xe0000–0xfffff. The ACPI RSDP must lie in it (ACPI 6.5 §5.2.5.1,
      * "Finding the RSDP on IA-PC Systems": the OS scans 0xe0000–0xfffff), and the MP floating
-     * pointer is searched there too (MP spec 1.4 §4), so the ACPI and MP tables live in this area.
+     * pointer is searched there too (Intel MultiProcessor Specification 1.4 §4, "MP Floating Pointer Structure"), so the ACPI and MP tables live in this area.
      */
     public static final GuestAddress BIOS_AREA_START = GuestAddress.of(0xe0000);
 
@@ -126,20 +127,22 @@ public final class Layout {
     /** Where high RAM (the part of RAM that does not fit below the hole) starts. */
     public static final GuestAddress HIGH_RAM_START = MMIO_HOLE_END;
 
-    /** IOAPIC MMIO base: the architectural default (Intel 82093AA datasheet §3.0; ACPI MADT). */
+    /** IOAPIC MMIO base: the architectural default (Intel 82093AA I/O APIC datasheet; announced to the guest
+     * in the ACPI MADT). */
     public static final GuestAddress IOAPIC = GuestAddress.of(0xfec0_0000L);
 
-    /** Local APIC MMIO base: the architectural reset value of IA32_APIC_BASE (Intel SDM Vol. 3A §11.4.4). */
+    /** Local APIC MMIO base: the architectural reset value of IA32_APIC_BASE (Intel SDM Vol. 3A,
+     * "Local APIC Status and Location"). */
     public static final GuestAddress LAPIC = GuestAddress.of(0xfee0_0000L);
 
     /**
      * KVM_SET_TSS_ADDR: three pages Intel VMX uses to emulate real mode (KVM
-     * Documentation/virt/kvm/api.rst §4.41). Must not be RAM the guest uses; it sits in the MMIO
+     * Documentation/virt/kvm/api.rst, KVM_SET_TSS_ADDR). Must not be RAM the guest uses; it sits in the MMIO
      * hole just below the BIOS flash window, where QEMU and Firecracker put it too.
      */
     public static final GuestAddress KVM_TSS = GuestAddress.of(0xfffb_d000L);
 
-    /** KVM_SET_IDENTITY_MAP_ADDR: one page just below {@link #KVM_TSS} (api.rst §4.56). */
+    /** KVM_SET_IDENTITY_MAP_ADDR: one page just below {@link #KVM_TSS} (api.rst, KVM_SET_IDENTITY_MAP_ADDR). */
     public static final GuestAddress KVM_IDENTITY_MAP = GuestAddress.of(0xfffb_c000L);
 
     /** Smallest guest Ristretto accepts: the low structures, a kernel and an initramfs need room. */

@@ -63,9 +63,12 @@ public final class LinuxBoot {
             }
             candidates.add(GuestAddress.of(floor).alignUp(align).value());
         } else {
-            if (pref < floor) {
+            // pref_address is a guest-supplied u64: compare unsigned, and keep it where the sum
+            // below cannot overflow.
+            if (Long.compareUnsigned(pref, floor) < 0 || Long.compareUnsigned(pref, Layout.MMIO_HOLE_START.value()) >= 0) {
                 throw new BootSetupException("kernel " + kernel.name() + ": not relocatable and its pref_address 0x"
-                        + Long.toHexString(pref) + " is below 1 MiB, where Ristretto cannot load it");
+                        + Long.toHexString(pref) + " lies outside low RAM (1 MiB to 3 GiB), where it would have to run;"
+                        + " use a relocatable kernel (CONFIG_RELOCATABLE=y)");
             }
             candidates.add(pref);
         }

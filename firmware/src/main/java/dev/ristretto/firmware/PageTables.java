@@ -11,9 +11,9 @@ import java.nio.ByteOrder;
  * them below 4 GiB, so mapping all of it (including the MMIO hole, harmlessly) covers every case.
  * Linux builds its own tables in startup_64 before it touches anything else.
  *
- * <p>Entry formats: Intel SDM Vol. 3A §4.5 (Tables 4-15, 4-17, 4-18): bit 0 present, bit 1
- * writable, bit 7 in a PDE maps a 2 MiB page; the physical address sits in bits 51:12 (51:21 for a
- * 2 MiB page).
+ * <p>Entry formats: Intel SDM Vol. 3A §4.5 "4-Level Paging" (the PML4E, PDPTE and 2-MByte PDE
+ * format tables): bit 0 present, bit 1 writable, bit 7 in a PDE maps a 2 MiB page; the physical
+ * address sits in bits 51:12 (51:21 for a 2 MiB page).
  */
 public final class PageTables {
     private PageTables() {

@@ -65,7 +65,11 @@ class BootPropertyTest {
             b.put(0x234, (byte) (relocatable ? 1 : 0));
             long align = 1L << (12 + r.nextInt(11));
             b.putInt(0x230, (int) align);
-            b.putLong(0x258, r.nextBoolean() ? TestKernels.PREF_ADDRESS : (long) r.nextInt(64 << 20));
+            b.putLong(0x258, switch (r.nextInt(4)) {
+                case 0 -> r.nextLong(); // anything a damaged header may hold
+                case 1 -> (long) r.nextInt(64 << 20);
+                default -> TestKernels.PREF_ADDRESS;
+            });
             long addrMax = r.nextBoolean() ? 0x7fff_ffffL : 0x0100_0000L + (r.nextInt() & 0x7fff_ffffL);
             b.putInt(0x22c, (int) addrMax);
             boolean above4G = r.nextBoolean();

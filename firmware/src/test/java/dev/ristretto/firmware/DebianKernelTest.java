@@ -1,12 +1,12 @@
 package dev.ristretto.firmware;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.ristretto.vmm.memory.GuestAddress;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
@@ -31,14 +31,28 @@ class DebianKernelTest {
             root = root.getParent();
         }
         assumeTrue(root != null, "guest-images/fetch-debian-kernel.sh not found above " + System.getProperty("user.dir"));
-        Process p = new ProcessBuilder("bash", root.resolve("guest-images/fetch-debian-kernel.sh").toString(), "cloud")
-                .redirectError(ProcessBuilder.Redirect.PIPE)
-                .start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
-        String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8).trim();
-        boolean done = p.waitFor(10, TimeUnit.MINUTES);
-        assumeTrue(done && p.exitValue() == 0, "fetch-debian-kernel.sh cloud failed: " + err);
-        Path vmlinuz = Path.of(out).resolve("vmlinuz");
+        // Both streams go to files: apt-get's progress on stderr could otherwise fill a pipe and
+        // stall the script while we wait for it.
+        Path out = Files.createTempFile("fetch-kernel", ".out");
+        Path err = Files.createTempFile("fetch-kernel", ".err");
+        String cacheDir;
+        try {
+            Process p = new ProcessBuilder("bash", root.resolve("guest-images/fetch-debian-kernel.sh").toString(), "cloud")
+                    .redirectOutput(out.toFile())
+                    .redirectError(err.toFile())
+                    .start();
+            if (!p.waitFor(10, TimeUnit.MINUTES)) {
+                p.destroyForcibly();
+                assumeTrue(false, "fetch-debian-kernel.sh cloud did not finish within 10 minutes");
+            }
+            assumeTrue(p.exitValue() == 0, "fetch-debian-kernel.sh cloud exited " + p.exitValue() + ": "
+                    + Files.readString(err).trim());
+            cacheDir = Files.readString(out).trim();
+        } finally {
+            Files.deleteIfExists(out);
+            Files.deleteIfExists(err);
+        }
+        Path vmlinuz = Path.of(cacheDir).resolve("vmlinuz");
         fileSize = Files.size(vmlinuz);
         kernel = BzImage.load(vmlinuz);
     }
@@ -77,7 +91,7 @@ class DebianKernelTest {
 
     @Test
     void refusesA32MiBGuestNamingTheSizeNeeded() {
-        String m = org.junit.jupiter.api.Assertions.assertThrows(BootSetupException.class,
+        String m = assertThrows(BootSetupException.class,
                 () -> LinuxBoot.plan(MemoryLayout.forRam(32 * Layout.MIB), kernel, "")).getMessage();
         assertTrue(m.contains("(init_size) from its load address 0x200000"), m);
         assertTrue(m.contains("raise --memory to at least"), m);

@@ -74,6 +74,20 @@ class LinuxBootTest {
     }
 
     @Test
+    void nonRelocatableKernelWithPrefAddressOutsideLowRamIsRefused() {
+        for (long pref : new long[] {0x8_0000L, 0xc000_0000L, -0x1000_0000L}) {
+            ByteBuffer b = TestKernels.valid();
+            b.put(0x234, (byte) 0);
+            b.putLong(0x258, pref);
+            String m = assertThrows(BootSetupException.class, () -> LinuxBoot.plan(RAM_256M, TestKernels.parse(b), ""))
+                    .getMessage();
+            assertEquals("kernel test.bzImage: not relocatable and its pref_address 0x" + Long.toHexString(pref)
+                    + " lies outside low RAM (1 MiB to 3 GiB), where it would have to run; use a relocatable kernel"
+                    + " (CONFIG_RELOCATABLE=y)", m);
+        }
+    }
+
+    @Test
     void initrdGoesAsHighAsRamAllowsPageAligned() {
         long size = MIB + 123;
         LinuxBootPlan p = LinuxBoot.plan(RAM_256M, TestKernels.image(), sized(size), "");
