@@ -6,10 +6,11 @@ import dev.ristretto.vmm.memory.GuestAddress;
  * Every fixed guest-physical address Ristretto uses, in one place, each with the reason it is
  * where it is. The low structures (GDT, zero page, page tables, command line) sit in conventional
  * memory below the EBDA: the 64-bit boot protocol (Linux Documentation/arch/x86/boot.rst, "64-bit
- * BOOT PROTOCOL") only asks that they be identity-mapped, and Linux reserves the whole first MiB
- * for itself early in boot (arch/x86/kernel/setup.c, reserve_real_mode / CONFIG_X86_RESERVE_LOW),
- * after it has copied boot_params and the command line, so nothing here collides with the
- * kernel's allocator.
+ * BOOT PROTOCOL") only asks that they be identity-mapped. Linux copies boot_params and the command
+ * line out first thing (arch/x86/kernel/head64.c, copy_bootdata), switches to its own page
+ * tables and GDT, and keeps the whole first MiB out of its allocator (arch/x86/kernel/setup.c,
+ * setup_arch: "always reserve the first 1M of RAM", Linux 5.13+), so nothing here is handed out
+ * while it is still in use.
  *
  * <pre>
  *   0x0000_0000  real-mode IVT and BIOS data area (left zero; nothing reads them on a 64-bit entry)
