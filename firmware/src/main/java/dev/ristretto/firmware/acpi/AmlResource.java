@@ -18,10 +18,34 @@ public final class AmlResource {
         }
     }
 
-    // Resource types of address space descriptors (§6.4.3.5.1, "Resource Type" field).
-    private static final int RESOURCE_TYPE_MEMORY = 0;
-    private static final int RESOURCE_TYPE_IO = 1;
-    private static final int RESOURCE_TYPE_BUS = 2;
+    /** Address space descriptor widths: Word (§6.4.3.5.3), DWord (§6.4.3.5.2), QWord (§6.4.3.5.1). */
+    public enum Width {
+        WORD(0x88, 2, 0xffffL), DWORD(0x87, 4, 0xffff_ffffL), QWORD(0x8a, 8, -1L);
+
+        final int tag;
+        final int bytes;
+        final long max;
+
+        Width(int tag, int bytes, long max) {
+            this.tag = tag;
+            this.bytes = bytes;
+            this.max = max;
+        }
+    }
+
+    /** Resource Type field of an address space descriptor (§6.4.3.5.1). */
+    public enum Space {
+        MEMORY(0), IO(1), BUS_NUMBER(2);
+
+        final int code;
+
+        Space(int code) {
+            this.code = code;
+        }
+    }
+
+    /** I/O type-specific flags: _RNG = 3, the window covers ISA and non-ISA ports (§6.4.3.5.5). */
+    public static final int IO_ENTIRE_RANGE = 0x03;
     // General flags, §6.4.3.5.1: bit 3 _MAF (max fixed), bit 2 _MIF (min fixed), bit 1 _DEC (0 =
     // positive decode), bit 0 0 = producer and consumer (a bridge's window), 1 = consumer only.
     private static final int MIN_MAX_FIXED_PRODUCER = 0x0c;
@@ -110,7 +134,7 @@ public final class AmlResource {
 
     /** WordBusNumber: a bridge's bus-number window [min, max] (§6.4.3.5.3, tag 0x88). */
     public static byte[] wordBusNumber(int min, int max) {
-        return word(RESOURCE_TYPE_BUS, 0, min, max);
+        return addressSpace(Width.WORD, Space.BUS_NUMBER, 0, min, max);
     }
 
     /**
@@ -118,32 +142,38 @@ public final class AmlResource {
      * = _RNG "entire range" (ISA and non-ISA ports, §6.4.3.5.5, I/O Resource Flag).
      */
     public static byte[] wordIo(int min, int max) {
-        return word(RESOURCE_TYPE_IO, 0x03, min, max);
+        return addressSpace(Width.WORD, Space.IO, IO_ENTIRE_RANGE, min, max);
     }
 
     /** DWordMemory: a bridge's 32-bit memory window [min, max] (§6.4.3.5.2, tag 0x87). */
     public static byte[] dwordMemory(Cacheability cacheability, boolean writable, long min,
             long max) {
-        checkWindow("DWordMemory", min, max, 0xffff_ffffL);
-        return addressSpace(0x87, 4, RESOURCE_TYPE_MEMORY, memoryFlags(cacheability, writable),
-                min, max);
+        return addressSpace(Width.DWORD, Space.MEMORY, memoryFlags(cacheability, writable), min,
+                max);
     }
 
     /** QWordMemory: a bridge's 64-bit memory window [min, max] (§6.4.3.5.1, tag 0x8A). */
     public static byte[] qwordMemory(Cacheability cacheability, boolean writable, long min,
             long max) {
-        checkWindow("QWordMemory", min, max, -1L);
-        return addressSpace(0x8a, 8, RESOURCE_TYPE_MEMORY, memoryFlags(cacheability, writable),
-                min, max);
+        return addressSpace(Width.QWORD, Space.MEMORY, memoryFlags(cacheability, writable), min,
+                max);
     }
 
-    private static byte[] word(int resourceType, int typeFlags, int min, int max) {
-        checkWindow("Word address space", min, max, 0xffffL);
-        return addressSpace(0x88, 2, resourceType, typeFlags, min, max);
+    /**
+     * Any fixed bridge window: a {@code width} address space descriptor of resource type
+     * {@code space} with the raw type-specific flags byte (§6.4.3.5.5; for memory use
+     * {@link #memoryFlags}, for I/O {@link #IO_ENTIRE_RANGE}, for bus numbers 0), produced by
+     * the device (a bridge), min and max fixed, positive decode, no translation.
+     */
+    public static byte[] addressSpace(Width width, Space space, int typeSpecificFlags, long min,
+            long max) {
+        check8("type-specific flags", typeSpecificFlags);
+        checkWindow(width + " " + space + " address space", min, max, width.max);
+        return addressSpace(width.tag, width.bytes, space.code, typeSpecificFlags, min, max);
     }
 
-    private static int memoryFlags(Cacheability cacheability, boolean writable) {
-        // §6.4.3.5.5 Memory Resource Flag: bit 0 _RW (1 = read/write), bits 2-1 _MEM.
+    /** Memory type-specific flags (§6.4.3.5.5): bit 0 _RW (1 = read/write), bits 2-1 _MEM. */
+    public static int memoryFlags(Cacheability cacheability, boolean writable) {
         return (writable ? 0x01 : 0) | (cacheability.bits << 1);
     }
 
@@ -152,7 +182,8 @@ public final class AmlResource {
      * length (of what follows the length field), resource type, general flags, type-specific
      * flags, then granularity, minimum, maximum, translation offset and length, each
      * {@code width} bytes. Granularity and translation are 0: the window is decoded 1:1 and is
-     * fixed (min and max fixed, so the length must equal max - min + 1, §6.4.3.5 "Valid combination of address space descriptor fields").
+     * fixed: min and max fixed, so the length must equal max - min + 1 (§6.4.3.5, "Valid
+     * combination of Address Space Descriptor fields").
      */
     private static byte[] addressSpace(int tag, int width, int resourceType, int typeFlags,
             long min, long max) {
@@ -166,14 +197,20 @@ public final class AmlResource {
         return w.toByteArray();
     }
 
+    /**
+     * The window must be non-empty, end within the descriptor's width, and have a length that
+     * fits _LEN: a Word window 0-0xFFFF is 0x10000 long, which two bytes cannot hold.
+     */
     private static void checkWindow(String what, long min, long max, long limit) {
-        if (Long.compareUnsigned(min, max) > 0 || Long.compareUnsigned(max, limit) > 0) {
+        long length = max - min + 1;
+        boolean fits = Long.compareUnsigned(min, max) <= 0
+                && Long.compareUnsigned(max, limit) <= 0
+                && length != 0
+                && Long.compareUnsigned(length, limit) <= 0;
+        if (!fits) {
             throw new AmlException(what + " window 0x" + Long.toHexString(min) + "-0x"
-                    + Long.toHexString(max) + " is empty or wider than the descriptor allows.");
-        }
-        if (min == 0 && max == -1L) {
-            throw new AmlException(what + " window covers all 2^64 addresses; its length would"
-                    + " not fit the _LEN field.");
+                    + Long.toHexString(max) + " is empty or its end or length does not fit the"
+                    + " descriptor; use a wider descriptor or a smaller window.");
         }
     }
 

@@ -278,6 +278,20 @@ class AcpiTablesTest {
     }
 
     @Test
+    void eachSerialPortBecomesACommDevice() {
+        AcpiConfig base = TestConfigs.pc(1);
+        AcpiConfig two = new AcpiConfig(base.oem(), 1, base.localApicAddress(), base.ioApic(),
+                base.interruptOverrides(),
+                List.of(new AcpiConfig.SerialPort(0x3f8, 4), new AcpiConfig.SerialPort(0x2f8, 3)),
+                base.powerRegisters(), base.platform(), List.of(), List.of());
+        byte[] aml = Dsdt.aml(two);
+        byte[] com2 = Aml.device("COM2", Aml.hid("PNP0501"), Aml.uid(2), Aml.sta(0x0f),
+                Aml.crs(AmlResource.io(0x2f8, 0x2f8, 1, 8), AmlResource.irqNoFlags(3)));
+        assertTrue(indexOf(aml, com2) > 0, Hex.of(aml));
+        assertThrows(AcpiConfigException.class, () -> new AcpiConfig.SerialPort(0x3f8, 16));
+    }
+
+    @Test
     void extraAmlIsCopiedSoCallersCannotChangeAConfig() {
         byte[] extra = Aml.device("PCI0", Aml.hid("PNP0A03"));
         AcpiConfig c = TestConfigs.pc(1, List.of(), List.of(extra));

@@ -2,6 +2,7 @@ package dev.ristretto.firmware.acpi;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -79,6 +80,34 @@ class AmlTest {
     })
     void pkgLengthForms(int contentLength, String expectedHex) {
         assertBytes(expectedHex, Aml.pkgLength(contentLength));
+    }
+
+    /**
+     * Every content length up to past the 3-byte boundary: decoding the PkgLength gives back
+     * content + its own size, and the form is the shortest that can hold that total.
+     */
+    @Test
+    void pkgLengthDecodesBackAndIsMinimal() {
+        for (int n = 0; n <= 0x10_0010; n += (n < 5000 ? 1 : 97)) {
+            byte[] p = Aml.pkgLength(n);
+            int follow = (p[0] & 0xff) >>> 6;
+            assertEquals(follow + 1, p.length, "form size for " + n);
+            long value;
+            if (follow == 0) {
+                value = p[0] & 0x3f;
+            } else {
+                assertEquals(0, p[0] & 0x30, "bits 5-4 of a multi-byte lead are reserved");
+                value = p[0] & 0x0f;
+                for (int k = 1; k <= follow; k++) {
+                    value |= (long) (p[k] & 0xff) << (4 + 8 * (k - 1));
+                }
+            }
+            assertEquals(n + p.length, value, "decoded PkgLength for " + n);
+            long[] maxForSize = {0x3f, 0xfff, 0xf_ffff, 0xfff_ffff};
+            if (p.length > 1) {
+                assertTrue(n + p.length - 1 > maxForSize[p.length - 2], "shorter form fits " + n);
+            }
+        }
     }
 
     @Test
@@ -261,7 +290,17 @@ class AmlTest {
                 + " 00 00 00 00 80 00 00 00",
                 AmlResource.qwordMemory(AmlResource.Cacheability.PREFETCHABLE, true,
                         0x80_0000_0000L, 0xFF_FFFF_FFFFL));
+        // DWordIO(..., EntireRange, 0, 0x1000, 0xFFFF, 0, 0xF000) through the generic builder:
+        // tag 87, length 17 00, type 01 (I/O), flags 0C, type flags 03.
+        assertBytes("87 17 00 01 0C 03 00 00 00 00 00 10 00 00 FF FF 00 00 00 00 00 00"
+                + " 00 F0 00 00",
+                AmlResource.addressSpace(AmlResource.Width.DWORD, AmlResource.Space.IO,
+                        AmlResource.IO_ENTIRE_RANGE, 0x1000, 0xffff));
         assertThrows(AmlException.class, () -> AmlResource.wordIo(0x10, 0x0f));
+        // A full 64 KiB Word window is 0x10000 long: _LEN cannot hold it.
+        assertThrows(AmlException.class, () -> AmlResource.wordIo(0, 0xffff));
+        assertThrows(AmlException.class, () -> AmlResource.addressSpace(
+                AmlResource.Width.QWORD, AmlResource.Space.MEMORY, 0, 0, -1L));
         assertThrows(AmlException.class, () -> AmlResource.dwordMemory(
                 AmlResource.Cacheability.CACHEABLE, true, 0, 0x1_0000_0000L));
     }
