@@ -102,7 +102,7 @@ public record AcpiConfig(
 
     /**
      * Interrupt Source Override (MADT §5.2.12.5): ISA {@code irq} arrives at {@code gsi} with the
-     * given polarity and trigger mode (MPS INTI flags, Table 5.26).
+     * given polarity and trigger mode (MPS INTI flags, §5.2.12.5).
      */
     public record InterruptOverride(int irq, long gsi, Polarity polarity, Trigger trigger) {
         public InterruptOverride {
@@ -122,7 +122,7 @@ public record AcpiConfig(
         }
     }
 
-    /** MPS INTI polarity (ACPI 6.5 Table 5.26): 00 conforms to the bus, 01 high, 11 low. */
+    /** MPS INTI polarity (ACPI 6.5 §5.2.12.5): 00 conforms to the bus, 01 high, 11 low. */
     public enum Polarity {
         CONFORMS(0), ACTIVE_HIGH(1), ACTIVE_LOW(3);
 
@@ -133,7 +133,7 @@ public record AcpiConfig(
         }
     }
 
-    /** MPS INTI trigger mode (ACPI 6.5 Table 5.26): 00 conforms to the bus, 01 edge, 11 level. */
+    /** MPS INTI trigger mode (ACPI 6.5 §5.2.12.5): 00 conforms to the bus, 01 edge, 11 level. */
     public enum Trigger {
         CONFORMS(0), EDGE(1), LEVEL(3);
 

@@ -11,8 +11,7 @@ import java.util.regex.Pattern;
  *
  * <p>Integers use the smallest encoding (§20.2.3): ZeroOp, OneOp, OnesOp, then Byte/Word/DWord/
  * QWord prefixes. OnesOp means all-ones at the width of the definition block: the DSDT we build is
- * revision 2, where integers are 64 bits (§19.6.31 DefinitionBlock, §5.2.11.1), so only {@code -1L}
- * encodes as OnesOp.
+ * revision 2, which selects 64-bit integers (§5.2.11.1), so only {@code -1L} encodes as OnesOp.
  */
 public final class Aml {
 
@@ -42,7 +41,7 @@ public final class Aml {
     static final int MAX_PKG_LENGTH = 0x0fff_ffff;
 
     // §20.2.2: LeadNameChar := 'A'-'Z' | '_'; NameChar := DigitChar | LeadNameChar. ASL lets a
-    // segment be shorter than four characters and pads it with '_' (§19.2.2), and so do we.
+    // segment be shorter than four characters and pads it with '_', and so do we.
     private static final Pattern NAME_SEG = Pattern.compile("[A-Z_][A-Z0-9_]{0,3}");
     private static final Pattern EISA_ID = Pattern.compile("[A-Z]{3}[0-9A-F]{4}");
 
@@ -260,15 +259,15 @@ public final class Aml {
     // ------------------------------------------------------------------ device identity
 
     /**
-     * The 32-bit compressed EISA id of a PNP id such as {@code "PNP0501"} (ACPI 6.5 §19.6.35
-     * EISAID): the three letters as 5-bit values (letter - 0x40) in bits 14-10, 9-5 and 4-0 of the
-     * first big-endian word, the four hex digits in the second big-endian word. Stored as a
-     * little-endian DWord, {@code "PNP0501"} is 0x0105D041.
+     * The 32-bit compressed EISA id of a PNP id such as {@code "PNP0501"} (the ASL EISAID
+     * macro, ACPI 6.5 §19.6): the three letters as 5-bit values (letter - 0x40) in bits 14-10,
+     * 9-5 and 4-0 of the first big-endian word, the four hex digits in the second big-endian
+     * word. Stored as a little-endian DWord, {@code "PNP0501"} is 0x0105D041.
      */
     public static int eisaId(String id) {
         if (!EISA_ID.matcher(id).matches()) {
             throw new AmlException("EISA id \"" + id + "\" is not three capital letters and four"
-                    + " hex digits (ACPI 6.5 §19.6.35).");
+                    + " hex digits (the ASL EISAID macro, ACPI 6.5 §19.6).");
         }
         int vendor = ((id.charAt(0) - 0x40) << 10) | ((id.charAt(1) - 0x40) << 5)
                 | (id.charAt(2) - 0x40);
@@ -306,7 +305,8 @@ public final class Aml {
     }
 
     /**
-     * {@code Name(_S5_, Package() { slpTypA, slpTypB })}, the soft-off sleep object (§7.4.2):
+     * {@code Name(_S5_, Package() { slpTypA, slpTypB })}, the soft-off system state object
+     * (ACPI 6.5 §7.4, \_Sx):
      * OSPM writes SLP_TYPa into SLP_TYP of the sleep control register with SLP_EN to power off.
      */
     public static byte[] s5(int slpTypA, int slpTypB) {

@@ -7,7 +7,7 @@ package dev.ristretto.firmware.acpi;
  */
 public final class AmlResource {
 
-    /** Memory attribute of an address space descriptor, type-specific flags bits 2-1 (§6.4.3.5.5). */
+    /** Memory attribute of an address space descriptor: _MEM, bits 2-1 (§6.4.3.5.5). */
     public enum Cacheability {
         NON_CACHEABLE(0), CACHEABLE(1), WRITE_COMBINING(2), PREFETCHABLE(3);
 
@@ -18,7 +18,7 @@ public final class AmlResource {
         }
     }
 
-    /** Address space descriptor widths: Word (§6.4.3.5.3), DWord (§6.4.3.5.2), QWord (§6.4.3.5.1). */
+    /** Address space descriptor widths: Word §6.4.3.5.3, DWord §6.4.3.5.2, QWord §6.4.3.5.1. */
     public enum Width {
         WORD(0x88, 2, 0xffffL), DWORD(0x87, 4, 0xffff_ffffL), QWORD(0x8a, 8, -1L);
 
@@ -234,7 +234,8 @@ public final class AmlResource {
 
     private static void check16(String what, int v) {
         if (v < 0 || v > 0xffff) {
-            throw new AmlException(what + " 0x" + Integer.toHexString(v) + " does not fit 16 bits.");
+            throw new AmlException(what + " 0x" + Integer.toHexString(v)
+                    + " does not fit 16 bits.");
         }
     }
 }

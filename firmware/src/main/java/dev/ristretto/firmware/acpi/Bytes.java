@@ -23,7 +23,7 @@ final class Bytes {
         return out;
     }
 
-    /** {@code value} as {@code width} little-endian bytes (ACPI is little-endian throughout, §5.2). */
+    /** {@code value} as {@code width} little-endian bytes (ACPI is little-endian, §5.2). */
     static byte[] le(long value, int width) {
         byte[] out = new byte[width];
         for (int i = 0; i < width; i++) {

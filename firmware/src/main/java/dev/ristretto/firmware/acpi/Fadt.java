@@ -4,7 +4,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
 /**
- * Fixed ACPI Description Table, revision 6.5 (ACPI 6.5 §5.2.9, Table 5.9), signature "FACP",
+ * Fixed ACPI Description Table, revision 6.5 (ACPI 6.5 §5.2.9), signature "FACP",
  * describing a <em>hardware-reduced</em> ACPI platform (§4.1): no PM1 event/control blocks, no
  * PM timer, no GPE blocks and no SMI command port. Instead:
  * <ul>
@@ -14,7 +14,7 @@ import java.nio.ByteOrder;
  * <li>reboot goes through RESET_REG / RESET_VALUE (§4.8.3.6) with the RESET_REG_SUP flag;</li>
  * <li>there is no FACS: "If the HARDWARE_REDUCED_ACPI flag is set, and both this field
  *     [FIRMWARE_CTRL] and the X_FIRMWARE_CTRL field are zero, there is no FACS available"
- *     (§5.2.9, Table 5.9), so both stay zero; the FACS only carries the global lock and waking
+ *     (§5.2.9, FIRMWARE_CTRL), so both stay zero; the FACS only carries the global lock and waking
  *     vectors of sleep states we do not offer.</li>
  * </ul>
  * Only X_DSDT is filled: DSDT (32-bit) stays zero, as §5.2.9 asks that at most one be used.
@@ -25,7 +25,7 @@ public final class Fadt {
     public static final int MAJOR_REVISION = 6;
     public static final int MINOR_REVISION = 5;
 
-    // Field offsets, Table 5.9.
+    // Field offsets, §5.2.9 (FADT format).
     public static final int FIRMWARE_CTRL_OFFSET = 36;
     public static final int DSDT_OFFSET = 40;
     public static final int PREFERRED_PM_PROFILE_OFFSET = 45;
@@ -43,7 +43,7 @@ public final class Fadt {
     public static final int SLEEP_STATUS_REG_OFFSET = 256;
     public static final int HYPERVISOR_VENDOR_IDENTITY_OFFSET = 268;
 
-    // Fixed feature flags, Table 5.10.
+    // Fixed feature flags, §5.2.9.1.
     /** Power button is a control-method device (PNP0C0C in the DSDT), not fixed hardware. */
     public static final int FLAG_PWR_BUTTON = 1 << 4;
     /** There is no sleep button (a fixed-hardware one would need PM1 registers). */
@@ -53,16 +53,16 @@ public final class Fadt {
     /** ACPI hardware-reduced platform (§4.1). */
     public static final int FLAG_HW_REDUCED_ACPI = 1 << 20;
 
-    // IA-PC boot architecture flags, Table 5.11.
+    // IA-PC boot architecture flags, §5.2.9.3.
     public static final int BOOT_ARCH_8042 = 1 << 1;
     public static final int BOOT_ARCH_VGA_NOT_PRESENT = 1 << 2;
     public static final int BOOT_ARCH_CMOS_RTC_NOT_PRESENT = 1 << 5;
 
-    /** Generic Address Structure size (§5.2.3.2, Table 5.1). */
+    /** Generic Address Structure size (§5.2.3.2). */
     public static final int GAS_SIZE = 12;
-    /** GAS Address Space ID 1: System I/O (Table 5.1). */
+    /** GAS Address Space ID 1: System I/O (§5.2.3.2). */
     public static final int GAS_SYSTEM_IO = 1;
-    /** GAS Access Size 1: byte access (Table 5.1). */
+    /** GAS Access Size 1: byte access (§5.2.3.2). */
     public static final int GAS_ACCESS_BYTE = 1;
 
     private Fadt() {
@@ -71,8 +71,8 @@ public final class Fadt {
     public static byte[] build(AcpiConfig config, long dsdtAddress) {
         ByteBuffer b = ByteBuffer.allocate(SIZE - Sdt.HEADER_SIZE).order(ByteOrder.LITTLE_ENDIAN);
         // FIRMWARE_CTRL, DSDT, SCI_INT, SMI_CMD, all PM/GPE blocks and their lengths stay 0:
-        // hardware-reduced ACPI has none of them (§4.1, Table 5.9 notes on each field). SCI_INT
-        // is unused too: Linux sets up no SCI on hardware-reduced platforms
+        // hardware-reduced ACPI has none of them (§4.1 and the notes on each field in §5.2.9).
+        // SCI_INT is unused too: Linux sets up no SCI on hardware-reduced platforms
         // (arch/x86/kernel/acpi/boot.c, acpi_parse_madt_ioapic_entries).
         AcpiConfig.Platform p = config.platform();
         int bootArch = (p.i8042() ? BOOT_ARCH_8042 : 0)

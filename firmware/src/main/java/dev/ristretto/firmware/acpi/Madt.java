@@ -1,7 +1,7 @@
 package dev.ristretto.firmware.acpi;
 
 /**
- * Multiple APIC Description Table (ACPI 6.5 §5.2.12, Table 5.19), signature "APIC": the local
+ * Multiple APIC Description Table (ACPI 6.5 §5.2.12), signature "APIC": the local
  * APIC address and flags, then one Processor Local APIC structure per vCPU, the IOAPIC, the
  * interrupt source overrides and a Local APIC NMI structure for LINT1.
  *
@@ -15,10 +15,10 @@ public final class Madt {
     public static final int FLAGS_OFFSET = 40;
     public static final int FIRST_ENTRY_OFFSET = 44;
 
-    /** MADT flag PCAT_COMPAT (Table 5.20): the system also has dual 8259 PICs. */
+    /** MADT flag PCAT_COMPAT (§5.2.12, Multiple APIC Flags): dual 8259 PICs are present too. */
     public static final int FLAG_PCAT_COMPAT = 1;
 
-    // Interrupt controller structure types and lengths (Table 5.21 and §5.2.12.2-7).
+    // Interrupt controller structure types and lengths (§5.2.12.2-7).
     public static final int TYPE_LOCAL_APIC = 0;
     public static final int LOCAL_APIC_LENGTH = 8;
     public static final int TYPE_IO_APIC = 1;
@@ -28,7 +28,7 @@ public final class Madt {
     public static final int TYPE_LOCAL_APIC_NMI = 4;
     public static final int LOCAL_APIC_NMI_LENGTH = 6;
 
-    /** Local APIC flags bit 0, Enabled (Table 5.23). */
+    /** Local APIC flags bit 0, Enabled (§5.2.12.2). */
     public static final int LOCAL_APIC_ENABLED = 1;
 
     private Madt() {
@@ -44,7 +44,7 @@ public final class Madt {
         Bytes.Writer b = new Bytes.Writer();
         b.u32(config.localApicAddress());
         // KVM's in-kernel irqchip (KVM_CREATE_IRQCHIP) includes the two 8259s, so the flag is
-        // true; it tells the OS to mask them before it uses the APICs (Table 5.20).
+        // true; it tells the OS to mask them before it uses the APICs (§5.2.12).
         b.u32(FLAG_PCAT_COMPAT);
         for (int cpu = 0; cpu < config.vcpuCount(); cpu++) {
             // §5.2.12.2: ACPI Processor UID, APIC ID, flags. UID i and APIC id i for vCPU i;

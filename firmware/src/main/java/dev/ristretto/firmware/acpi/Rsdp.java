@@ -1,7 +1,7 @@
 package dev.ristretto.firmware.acpi;
 
 /**
- * Root System Description Pointer, ACPI 2.0+ form (ACPI 6.5 §5.2.5.3, Table 5.3): 36 bytes,
+ * Root System Description Pointer, ACPI 2.0+ form (ACPI 6.5 §5.2.5.3): 36 bytes,
  * revision 2, pointing at the XSDT. It must sit on a 16-byte boundary (§5.2.5.1) when OSPM
  * finds it by scanning; Linux can also be given its address in boot_params.acpi_rsdp_addr.
  */
@@ -24,7 +24,7 @@ public final class Rsdp {
 
     /**
      * The RSDP for an XSDT at {@code xsdtAddress}. RsdtAddress stays 0: we publish no RSDT, which
-     * an ACPI 2.0+ OS does not need (§5.2.7: "platforms provide an XSDT"; Linux and ACPICA use
+     * an ACPI 2.0+ OS does not need (§5.2.8: the XSDT supersedes the RSDT; Linux and ACPICA use
      * the XSDT whenever revision >= 2 and XsdtAddress != 0).
      */
     public static byte[] build(AcpiConfig.OemIds oem, long xsdtAddress) {

@@ -1,7 +1,7 @@
 package dev.ristretto.firmware.acpi;
 
 /**
- * The 36-byte System Description Table header (ACPI 6.5 §5.2.6, Table 5.4) that starts every
+ * The 36-byte System Description Table header (ACPI 6.5 §5.2.6) that starts every
  * table but the RSDP, and the checksum over the finished table.
  */
 final class Sdt {
@@ -17,7 +17,7 @@ final class Sdt {
     static final int CREATOR_REVISION_OFFSET = 32;
 
     /**
-     * Creator ID: "the vendor ID of utility that created the table" (Table 5.4). For tables built
+     * Creator ID: "the vendor ID of utility that created the table" (§5.2.6). For tables built
      * by Ristretto's own code that is us; the revision counts changes to these builders.
      */
     static final String CREATOR_ID = "RSTR";

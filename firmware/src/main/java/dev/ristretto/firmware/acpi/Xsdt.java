@@ -3,7 +3,7 @@ package dev.ristretto.firmware.acpi;
 import java.util.List;
 
 /**
- * Extended System Description Table (ACPI 6.5 §5.2.8, Table 5.6): the header, then one 64-bit
+ * Extended System Description Table (ACPI 6.5 §5.2.8): the header, then one 64-bit
  * physical address per table. Revision 1. The DSDT is not listed: the FADT points at it.
  */
 public final class Xsdt {
