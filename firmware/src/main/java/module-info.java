@@ -1,6 +1,8 @@
-/** Pure boot code: kernel loaders, boot_params, e820, cmdline, page tables, GDT and, later, ACPI. */
+/** Pure boot code: kernel loaders, boot_params, e820, cmdline, page tables, GDT, ACPI and MP tables. */
 module ristretto.firmware {
-    requires ristretto.vmm.core;
+    requires transitive ristretto.vmm.core;
 
     exports dev.ristretto.firmware;
+    exports dev.ristretto.firmware.acpi;
+    exports dev.ristretto.firmware.mptable;
 }
