@@ -1,4 +1,6 @@
 /** Pure device models: each is a state machine that sees only bus offsets, an IRQ line and sinks. */
 module ristretto.devices {
     requires ristretto.vmm.core;
+
+    exports dev.ristretto.devices.serial;
 }
