@@ -2,5 +2,6 @@
 module ristretto.devices {
     requires ristretto.vmm.core;
 
+    exports dev.ristretto.devices.i8042;
     exports dev.ristretto.devices.serial;
 }
