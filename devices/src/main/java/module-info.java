@@ -3,5 +3,6 @@ module ristretto.devices {
     requires ristretto.vmm.core;
 
     exports dev.ristretto.devices.i8042;
+    exports dev.ristretto.devices.rtc;
     exports dev.ristretto.devices.serial;
 }
