@@ -3,6 +3,7 @@ module ristretto.devices {
     requires ristretto.vmm.core;
 
     exports dev.ristretto.devices.i8042;
+    exports dev.ristretto.devices.legacy;
     exports dev.ristretto.devices.rtc;
     exports dev.ristretto.devices.serial;
 }
