@@ -18,7 +18,8 @@ import java.util.Objects;
  * Host input waits in a bounded host-side queue and moves into the receive FIFO (16 bytes in FIFO
  * mode, the single RBR otherwise) as soon as there is room — as if the line ran infinitely fast
  * but the remote end paused while the FIFO was full. That is why host input never overruns: only
- * loopback transmission can, because the transmitter does not wait for the receiver.
+ * loopback transmission can, because the transmitter does not wait for the receiver. A host
+ * "break" ({@link #sendBreak()}) travels the same queue, so it stays in order with the data.
  *
  * <h2>Character timeout (§8.6, §8.11)</h2>
  * The real part reports a timeout when the receive FIFO holds data below the trigger level and no
@@ -100,6 +101,7 @@ public final class Serial16550 implements BusDevice {
     static final int LSR_BI = 0x10;
     static final int LSR_THRE = 0x20;
     static final int LSR_TEMT = 0x40;
+    static final int LSR_FIFO_ERROR = 0x80;
     static final int LSR_ERRORS = LSR_OE | LSR_PE | LSR_FE | LSR_BI;
 
     // MSR bits (§8.9): low nibble are deltas, high nibble the line states.
@@ -122,13 +124,21 @@ public final class Serial16550 implements BusDevice {
     private final IrqLine irq;
     private final SerialSink sink;
 
+    /**
+     * A received "character" is its byte in bits 0–7 plus {@link #BREAK} for a break condition,
+     * which the 16550 stores in the FIFO as a 0x00 character tagged with its BI error (§8.4).
+     */
+    private static final short BREAK = 0x100;
+
     // Receive FIFO (ring buffer). In non-FIFO ("character") mode only one slot is used: the RBR.
-    private final byte[] rxFifo = new byte[FIFO_SIZE];
+    private final short[] rxFifo = new short[FIFO_SIZE];
     private int rxHead;
     private int rxCount;
+    /** Break characters currently in the receive FIFO (for LSR bit 7). */
+    private int rxBreaks;
 
-    // Host-side queue feeding the receive FIFO (ring buffer).
-    private final byte[] hostQueue;
+    // Host-side queue feeding the receive FIFO (ring buffer), same encoding as the FIFO.
+    private final short[] hostQueue;
     private int hostHead;
     private int hostCount;
 
@@ -160,7 +170,7 @@ public final class Serial16550 implements BusDevice {
             throw new IllegalArgumentException(
                     "serial host queue capacity " + hostQueueCapacity + " must be at least 1 byte");
         }
-        this.hostQueue = new byte[hostQueueCapacity];
+        this.hostQueue = new short[hostQueueCapacity];
     }
 
     // ---------------------------------------------------------------------------------------
@@ -174,21 +184,38 @@ public final class Serial16550 implements BusDevice {
         Objects.checkFromIndexSize(off, len, data.length);
         synchronized (lock) {
             int accepted = 0;
-            while (accepted < len) {
-                byte b = data[off + accepted];
-                if (hostCount == 0 && (mcr & MCR_LOOP) == 0 && rxCount < rxCapacity()) {
-                    receive(b); // nothing queued ahead of it: straight into the receiver
-                } else if (hostCount < hostQueue.length) {
-                    hostQueue[(hostHead + hostCount) % hostQueue.length] = b;
-                    hostCount++;
-                } else {
-                    break;
-                }
+            while (accepted < len && hostInput((short) (data[off + accepted] & 0xff))) {
                 accepted++;
             }
             updateIrq();
             return accepted;
         }
+    }
+
+    /**
+     * Signals a break on the receive line (the host's "send break", which Linux turns into a
+     * magic SysRq prefix): the guest receives a 0x00 character with LSR BI set (§8.4), in order
+     * with the surrounding input. Returns false if the host queue is full.
+     */
+    public boolean sendBreak() {
+        synchronized (lock) {
+            boolean accepted = hostInput(BREAK);
+            updateIrq();
+            return accepted;
+        }
+    }
+
+    /** One character from the host, straight into the receiver if nothing is queued before it. */
+    private boolean hostInput(short ch) {
+        if (hostCount == 0 && (mcr & MCR_LOOP) == 0 && rxCount < rxCapacity()) {
+            receive(ch);
+        } else if (hostCount < hostQueue.length) {
+            hostQueue[(hostHead + hostCount) % hostQueue.length] = ch;
+            hostCount++;
+        } else {
+            return false;
+        }
+        return true;
     }
 
     /** Bytes of host input not yet moved into the receive FIFO. */
@@ -282,11 +309,17 @@ public final class Serial16550 implements BusDevice {
             // Reading an empty RBR returns stale data on the real part; 0 is as good and stable.
             return 0;
         }
-        int b = rxFifo[rxHead] & 0xff;
+        short ch = rxFifo[rxHead];
+        if ((ch & BREAK) != 0) {
+            rxBreaks--;
+        }
         rxHead = (rxHead + 1) % FIFO_SIZE;
         rxCount--;
+        if (rxCount > 0) {
+            revealTopErrors();
+        }
         feedReceiver();
-        return b;
+        return ch & 0xff;
     }
 
     private int readIir() {
@@ -319,7 +352,7 @@ public final class Serial16550 implements BusDevice {
         if ((mcr & MCR_LOOP) != 0) {
             // §8.8: in loopback the transmitter output is connected to the receiver input and
             // nothing leaves the chip.
-            receive(b);
+            receive((short) (b & 0xff));
         } else {
             sink.write(b);
         }
@@ -409,8 +442,11 @@ public final class Serial16550 implements BusDevice {
         if (rxCount > 0) {
             value |= LSR_DR;
         }
-        // Bit 7 ("error in RCVR FIFO", §8.4) needs a parity/framing/break error on a received
-        // byte; with no physical line those never occur, so it stays 0.
+        // Bit 7 (§8.4, FIFO mode only): an error-tagged character is somewhere in the FIFO. With no
+        // physical line parity and framing errors never happen; a host break is the one source.
+        if (fifoEnabled && rxBreaks > 0) {
+            value |= LSR_FIFO_ERROR;
+        }
         return value;
     }
 
@@ -419,24 +455,48 @@ public final class Serial16550 implements BusDevice {
     }
 
     /** Puts one received character into the FIFO or RBR, recording an overrun if it is full. */
-    private void receive(byte b) {
+    private void receive(short ch) {
         if (rxCount < rxCapacity()) {
-            rxFifo[(rxHead + rxCount) % FIFO_SIZE] = b;
+            rxFifo[(rxHead + rxCount) % FIFO_SIZE] = ch;
             rxCount++;
+            if ((ch & BREAK) != 0) {
+                rxBreaks++;
+            }
+            if (rxCount == 1) {
+                revealTopErrors();
+            }
             return;
         }
         // §8.4 OE: in character mode the new character overwrites the RBR; in FIFO mode it
         // overwrites the shift register and the FIFO keeps its contents.
         if (!fifoEnabled) {
-            rxFifo[rxHead] = b;
+            if ((rxFifo[rxHead] & BREAK) != 0) {
+                rxBreaks--;
+            }
+            rxFifo[rxHead] = ch;
+            if ((ch & BREAK) != 0) {
+                rxBreaks++;
+            }
+            revealTopErrors();
         }
         lsrErrors |= LSR_OE;
         overruns++;
     }
 
+    /**
+     * §8.4: a character's error bits (here only BI) show in the LSR when that character reaches
+     * the top of the FIFO, i.e. becomes the next one RBR returns; an LSR read clears them.
+     */
+    private void revealTopErrors() {
+        if ((rxFifo[rxHead] & BREAK) != 0) {
+            lsrErrors |= LSR_BI;
+        }
+    }
+
     private void clearReceiver() {
         rxHead = 0;
         rxCount = 0;
+        rxBreaks = 0;
     }
 
     /** Moves host input into the receiver while it has room (never in loopback: line is cut). */

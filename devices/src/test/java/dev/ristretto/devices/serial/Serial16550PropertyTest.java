@@ -39,6 +39,8 @@ class Serial16550PropertyTest {
                 int reg = rnd.nextInt(Serial16550.PORT_COUNT);
                 uart.read(reg, one);
                 what = "read " + reg + " -> 0x" + Integer.toHexString(one[0] & 0xff);
+            } else if (op == 8 && rnd.nextInt(8) == 0) {
+                what = "break accepted " + uart.sendBreak();
             } else if (op < 9) {
                 byte[] data = new byte[rnd.nextInt(40)];
                 rnd.nextBytes(data);

@@ -4,11 +4,13 @@ import static dev.ristretto.devices.serial.Serial16550.*;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ristretto.vmm.device.IrqLine;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.BeforeEach;
@@ -305,6 +307,36 @@ class Serial16550Test {
     }
 
     @Test
+    void hostBreakArrivesAsZeroWithBreakInterruptAndLineStatusIrq() {
+        openGate();
+        outb(IER_DLM, IER_ELSI | IER_ERBFI);
+        assertTrue(uart.sendBreak());
+        assertTrue(irq.level());
+        assertEquals(IIR_RLS, in(IIR_FCR));
+        assertEquals(LSR_BI | LSR_DR | LSR_THRE | LSR_TEMT, in(LSR));
+        assertEquals(IIR_RDA, in(IIR_FCR), "LSR read cleared BI");
+        assertEquals(0x00, in(RBR_THR_DLL));
+        assertEquals(IIR_NONE, in(IIR_FCR));
+        assertFalse(irq.level());
+    }
+
+    @Test
+    void breakInFifoSetsLsrBit7AndBiOnlyAtTheTop() {
+        outb(IIR_FCR, FCR_ENABLE);
+        host("a");
+        assertTrue(uart.sendBreak());
+        host("b");
+        assertEquals(LSR_FIFO_ERROR | LSR_DR, in(LSR) & (LSR_FIFO_ERROR | LSR_BI | LSR_DR),
+                "an error is in the FIFO but not yet at the top");
+        assertEquals('a', in(RBR_THR_DLL));
+        assertEquals(LSR_FIFO_ERROR | LSR_BI, in(LSR) & (LSR_FIFO_ERROR | LSR_BI));
+        assertEquals(LSR_FIFO_ERROR, in(LSR) & (LSR_FIFO_ERROR | LSR_BI), "BI cleared by the read");
+        assertEquals(0x00, in(RBR_THR_DLL));
+        assertEquals(0, in(LSR) & (LSR_FIFO_ERROR | LSR_BI));
+        assertEquals('b', in(RBR_THR_DLL));
+    }
+
+    @Test
     void scratchRegisterHoldsAnyByte() {
         for (int v : new int[] {0x00, 0x55, 0xaa, 0xff}) {
             outb(SCR, v);
@@ -368,6 +400,39 @@ class Serial16550Test {
         small.read(RBR_THR_DLL, b);
         assertEquals('2', b[0]);
         assertEquals(1, small.enqueue(data, 9, 1));
+    }
+
+    /** A host thread pushing input while a "vCPU" thread drains it: nothing lost or reordered. */
+    @Test
+    void concurrentHostInputAndGuestReadsKeepEveryByteInOrder() throws Exception {
+        outb(IIR_FCR, FCR_ENABLE);
+        int total = 200_000;
+        Thread host = Thread.ofPlatform().name("host-input").start(() -> {
+            byte[] chunk = new byte[37];
+            int sent = 0;
+            while (sent < total) {
+                int n = Math.min(chunk.length, total - sent);
+                for (int i = 0; i < n; i++) {
+                    chunk[i] = (byte) (sent + i);
+                }
+                int off = 0;
+                while (off < n) {
+                    off += uart.enqueue(chunk, off, n - off);
+                    Thread.onSpinWait();
+                }
+                sent += n;
+            }
+        });
+        assertTimeoutPreemptively(Duration.ofSeconds(60), () -> {
+            for (int received = 0; received < total; ) {
+                if ((in(LSR) & LSR_DR) != 0) {
+                    assertEquals(received & 0xff, in(RBR_THR_DLL), "byte " + received);
+                    received++;
+                }
+            }
+        });
+        host.join();
+        assertEquals(0, uart.overrunCount());
     }
 
     @Test
