@@ -94,6 +94,17 @@ public final class I8042 {
     /** Depth of the keyboard's own output buffer (a PS/2 keyboard buffers 16 key codes). */
     static final int KEYBOARD_QUEUE = 16;
 
+    /**
+     * Controller replies that may wait behind a full output buffer. The real controller stalls
+     * (keeps IBF set) until the guest reads; we answer at once, so a guest that issues commands
+     * and never reads would otherwise grow this queue without bound. Beyond this depth replies
+     * are dropped and counted.
+     */
+    static final int CONTROLLER_QUEUE = 16;
+
+    /** The two decoded ports. */
+    private enum Port { DATA, COMMAND }
+
     /** One byte waiting for, or sitting in, the output buffer. */
     private record Out(int value, boolean aux, boolean timeout) {
     }
@@ -116,28 +127,29 @@ public final class I8042 {
     private boolean keyboardIrqLevel;
     private boolean auxIrqLevel;
     private long ignoredCommands;
+    private long droppedReplies;
 
     private final BusDevice dataPort = new BusDevice() {
         @Override
         public void read(long offset, byte[] data) {
-            accessByte(offset, data, true, false);
+            access(Port.DATA, offset, data, false);
         }
 
         @Override
         public void write(long offset, byte[] data) {
-            accessByte(offset, data, true, true);
+            access(Port.DATA, offset, data, true);
         }
     };
 
     private final BusDevice commandPort = new BusDevice() {
         @Override
         public void read(long offset, byte[] data) {
-            accessByte(offset, data, false, false);
+            access(Port.COMMAND, offset, data, false);
         }
 
         @Override
         public void write(long offset, byte[] data) {
-            accessByte(offset, data, false, true);
+            access(Port.COMMAND, offset, data, true);
         }
     };
 
@@ -180,6 +192,13 @@ public final class I8042 {
         }
     }
 
+    /** Controller replies dropped because the guest left {@value #CONTROLLER_QUEUE} unread. */
+    public long droppedReplies() {
+        synchronized (lock) {
+            return droppedReplies;
+        }
+    }
+
     /**
      * The keyboard LED state last set by the guest (keyboard command 0xED): bit 0 Scroll Lock,
      * bit 1 Num Lock, bit 2 Caps Lock ([IBM-KBD] "Set/Reset Status Indicators").
@@ -190,7 +209,7 @@ public final class I8042 {
         }
     }
 
-    private void accessByte(long offset, byte[] data, boolean isDataPort, boolean write) {
+    private void access(Port port, long offset, byte[] data, boolean write) {
         synchronized (lock) {
             for (int i = 0; i < data.length; i++) {
                 if (offset + i != 0) {
@@ -201,14 +220,21 @@ public final class I8042 {
                     continue;
                 }
                 int value = data[i] & 0xff;
-                if (isDataPort && write) {
-                    writeData(value);
-                } else if (isDataPort) {
-                    data[i] = (byte) readData();
-                } else if (write) {
-                    writeCommand(value);
-                } else {
-                    data[i] = (byte) readStatus();
+                switch (port) {
+                    case DATA -> {
+                        if (write) {
+                            writeData(value);
+                        } else {
+                            data[i] = (byte) readData();
+                        }
+                    }
+                    case COMMAND -> {
+                        if (write) {
+                            writeCommand(value);
+                        } else {
+                            data[i] = (byte) readStatus();
+                        }
+                    }
                 }
             }
             refillOutputBuffer();
@@ -255,7 +281,15 @@ public final class I8042 {
     }
 
     private void reply(int value) {
-        controllerQueue.add(new Out(value, false, false));
+        queueOutput(new Out(value, false, false));
+    }
+
+    private void queueOutput(Out out) {
+        if (controllerQueue.size() < CONTROLLER_QUEUE) {
+            controllerQueue.add(out);
+        } else {
+            droppedReplies++;
+        }
     }
 
     private void writeCommand(int cmd) {
@@ -303,10 +337,10 @@ public final class I8042 {
         switch (cmd) {
             case 0xd1 -> writeOutputPort(value);
             // 0xD2/0xD3: the byte comes back as if the keyboard / auxiliary device sent it.
-            case 0xd2 -> controllerQueue.add(new Out(value, false, false));
-            case 0xd3 -> controllerQueue.add(new Out(value, true, false));
+            case 0xd2 -> queueOutput(new Out(value, false, false));
+            case 0xd3 -> queueOutput(new Out(value, true, false));
             // 0xD4: to the auxiliary device, which is absent: the controller times out.
-            case 0xd4 -> controllerQueue.add(new Out(0xfe, true, true));
+            case 0xd4 -> queueOutput(new Out(0xfe, true, true));
             default -> {
                 // Not a command parameter: the byte goes to the keyboard. Sending to the keyboard
                 // enables its interface, as real controllers (and QEMU's model of them) do.

@@ -346,6 +346,21 @@ class I8042Test {
     }
 
     @Test
+    void unreadRepliesAreBoundedAndCounted() {
+        for (int i = 0; i < 100; i++) {
+            command(0x20);
+        }
+        // One reply sits in the output buffer, CONTROLLER_QUEUE wait behind it.
+        assertEquals(100 - 1 - CONTROLLER_QUEUE, kbc.droppedReplies());
+        int n = 0;
+        while ((status() & STR_OBF) != 0) {
+            assertEquals(DEFAULT_CTR, data());
+            n++;
+        }
+        assertEquals(1 + CONTROLLER_QUEUE, n);
+    }
+
+    @Test
     void readsPastTheSinglePortAreAllOnes() {
         byte[] b = new byte[2];
         kbc.commandPort().read(0, b);
