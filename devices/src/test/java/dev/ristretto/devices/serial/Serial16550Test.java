@@ -402,6 +402,92 @@ class Serial16550Test {
         assertEquals(1, small.enqueue(data, 9, 1));
     }
 
+    /**
+     * What Linux's 8250 driver does to a PC COM port before using it
+     * (drivers/tty/serial/8250/8250_port.c): autoconfig's IER and loopback existence tests, the
+     * FIFO probe that must classify the part as a 16550A (IIR bits 7:6 = 3) and not as one of the
+     * extended parts autoconfig_16550a looks for, size_fifo's loopback count, then
+     * serial8250_do_startup's THRE re-assertion test (UART_BUG_THRE) and TX-enable test
+     * (UART_BUG_TXEN). A real 16550A passes all of them; so must we.
+     */
+    @Test
+    void linux8250ProbeAndStartupSeeAWorking16550A() {
+        // autoconfig: IER must read back 0 and then 0x0f.
+        outb(IER_DLM, 0);
+        assertEquals(0, in(IER_DLM) & 0x0f);
+        outb(IER_DLM, 0x0f);
+        assertEquals(0x0f, in(IER_DLM) & 0x0f);
+        outb(IER_DLM, 0);
+        // Loopback test: MCR = LOOP | OUT2 | RTS must read MSR high nibble 0x90 (DCD | CTS).
+        int saveMcr = in(MCR);
+        outb(MCR, MCR_LOOP | 0x0a);
+        assertEquals(0x90, in(MSR) & 0xf0);
+        outb(MCR, saveMcr);
+        // EFR probe through LCR 0xBF (a plain FCR write on a 16550), then the FIFO probe.
+        outb(LCR, 0xbf);
+        outb(IIR_FCR, 0);
+        outb(LCR, 0);
+        outb(IIR_FCR, FCR_ENABLE);
+        assertEquals(3, in(IIR_FCR) >> 6, "16550A");
+        // autoconfig_16550a: EFR (offset 2 under LCR 0x80 / 0xBF) must not read 0 ...
+        outb(LCR, 0x80);
+        assertTrue(in(IIR_FCR) != 0, "not a 16650");
+        outb(LCR, 0xbf);
+        assertTrue(in(IIR_FCR) != 0, "not an EFR part");
+        // ... offset 2 under LCR 0xE0 must not mirror MCR.LOOP (National Semiconductor test) ...
+        outb(LCR, 0);
+        int status1 = in(MCR);
+        outb(MCR, status1 ^ MCR_LOOP);
+        outb(LCR, 0xe0);
+        int status2 = in(IIR_FCR);
+        outb(LCR, 0);
+        outb(MCR, status1);
+        assertEquals(0, (status1 ^ status2) & MCR_LOOP, "not an NS16550A");
+        // ... the 64-byte FIFO bit must not stick (16750) ...
+        outb(IIR_FCR, FCR_ENABLE | 0x20);
+        int iir1 = in(IIR_FCR) >> 5;
+        outb(LCR, 0x80);
+        outb(IIR_FCR, FCR_ENABLE | 0x20);
+        int iir2 = in(IIR_FCR) >> 5;
+        outb(IIR_FCR, FCR_ENABLE);
+        outb(LCR, 0);
+        assertTrue(!(iir1 == 6 && iir2 == 7), "not a 16750");
+        // ... and IER bit 6 (UUE) must not stick (XScale).
+        outb(IER_DLM, 0x40);
+        assertEquals(0, in(IER_DLM) & 0x40, "not an XScale");
+        outb(IER_DLM, 0);
+        // size_fifo: 256 bytes sent in loopback, the FIFO keeps 16 of them.
+        outb(IIR_FCR, FCR_ENABLE | FCR_CLEAR_RX | FCR_CLEAR_TX);
+        outb(MCR, MCR_LOOP);
+        for (int i = 0; i < 256; i++) {
+            outb(RBR_THR_DLL, i);
+        }
+        int count = 0;
+        while ((in(LSR) & LSR_DR) != 0 && count < 256) {
+            in(RBR_THR_DLL);
+            count++;
+        }
+        assertEquals(16, count);
+        assertEquals(0, out.size(), "loopback traffic never left the chip");
+        outb(MCR, 0);
+        // serial8250_do_startup with an IRQ: THRE must re-assert after IER.THRI is toggled ...
+        outb(MCR, MCR_DTR | MCR_RTS | MCR_OUT2);
+        outb(IER_DLM, IER_ETBEI);
+        int first = in(IIR_FCR);
+        outb(IER_DLM, 0);
+        outb(IER_DLM, IER_ETBEI);
+        int second = in(IIR_FCR);
+        outb(IER_DLM, 0);
+        assertEquals(0, first & IIR_NONE, "THRE raised on enable");
+        assertEquals(0, second & IIR_NONE, "and again on re-enable: no UART_BUG_THRE");
+        // ... and enabling the TX interrupt with TEMT set must interrupt (no UART_BUG_TXEN).
+        outb(IER_DLM, IER_ETBEI);
+        int lsr = in(LSR);
+        int iir = in(IIR_FCR);
+        outb(IER_DLM, 0);
+        assertTrue(!((lsr & LSR_TEMT) != 0 && (iir & IIR_NONE) != 0), "no UART_BUG_TXEN");
+    }
+
     /** A host thread pushing input while a "vCPU" thread drains it: nothing lost or reordered. */
     @Test
     void concurrentHostInputAndGuestReadsKeepEveryByteInOrder() throws Exception {
