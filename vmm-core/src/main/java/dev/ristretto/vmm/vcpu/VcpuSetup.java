@@ -1,0 +1,181 @@
+package dev.ristretto.vmm.vcpu;
+
+import dev.ristretto.vmm.kvm.CpuidEntry;
+import dev.ristretto.vmm.kvm.VcpuFd;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The per-vCPU state a freshly created vCPU needs before any boot protocol sets its registers:
+ * CPUID with its own APIC ID and the VM's topology, the MSRs a 64-bit kernel expects at boot, a
+ * clean FPU, and the LAPIC's LINT pins wired the way the MP spec's virtual-wire mode wants them.
+ * The pure parts ({@link #cpuid}, {@link #bootMsrs}, {@link #wireLints}) are separate so they can
+ * be tested without KVM. Call after KVM_CREATE_IRQCHIP (the LAPIC must exist).
+ */
+public final class VcpuSetup {
+    // CPUID bits (Intel SDM vol 2A, CPUID instruction; AMD APM vol 3 appendix E).
+    static final int LEAF1_ECX_HYPERVISOR = 1 << 31;
+    static final int LEAF1_EDX_HTT = 1 << 28;
+    static final int TOPOLOGY_LEVEL_SMT = 1;
+    static final int TOPOLOGY_LEVEL_CORE = 2;
+
+    // MSR numbers (Intel SDM vol 4, chapter 2).
+    static final int MSR_IA32_TSC = 0x10;
+    static final int MSR_IA32_SYSENTER_CS = 0x174;
+    static final int MSR_IA32_SYSENTER_ESP = 0x175;
+    static final int MSR_IA32_SYSENTER_EIP = 0x176;
+    static final int MSR_IA32_MISC_ENABLE = 0x1a0;
+    static final int MSR_MTRR_DEF_TYPE = 0x2ff;
+    static final int MSR_STAR = 0xc0000081;
+    static final int MSR_LSTAR = 0xc0000082;
+    static final int MSR_CSTAR = 0xc0000083;
+    static final int MSR_SYSCALL_MASK = 0xc0000084;
+    static final int MSR_KERNEL_GS_BASE = 0xc0000102;
+    /** IA32_MISC_ENABLE bit 0: fast-strings (rep movs/stos) enabled, as firmware leaves it. */
+    static final long MISC_ENABLE_FAST_STRING = 1;
+    /** IA32_MTRR_DEF_TYPE: E (bit 11) enables MTRRs; type 6 = write-back for all memory not covered by a range. */
+    static final long MTRR_ENABLE = 1L << 11;
+    static final long MTRR_TYPE_WB = 6;
+
+    // LAPIC register offsets and LVT delivery modes (Intel SDM vol 3 §11.5.1, Figure 11-8).
+    static final int APIC_LVT_LINT0 = 0x350;
+    static final int APIC_LVT_LINT1 = 0x360;
+    static final int APIC_DELIVERY_MODE_MASK = 0x700;
+    static final int APIC_MODE_NMI = 0x4;
+    static final int APIC_MODE_EXTINT = 0x7;
+
+    /** Leaf 1 EBX[31:24] and leaf 4 are 8-bit / 6-bit wide; beyond 255 vCPUs x2APIC-only topology is needed. */
+    public static final int MAX_VCPUS = 255;
+
+    private VcpuSetup() {
+    }
+
+    /**
+     * Configures vCPU {@code index} of {@code count}: CPUID from {@code supported}
+     * (KVM_GET_SUPPORTED_CPUID) adjusted by {@link #cpuid}, boot MSRs, FPU and LAPIC LINT pins.
+     */
+    public static void configure(VcpuFd vcpu, List<CpuidEntry> supported, int index, int count) {
+        vcpu.setCpuid(cpuid(supported, index, count));
+        vcpu.setMsrs(bootMsrs());
+        vcpu.setFpu(VcpuFd.FCW_DEFAULT, VcpuFd.MXCSR_DEFAULT);
+        vcpu.setLapic(wireLints(vcpu.getLapic()));
+    }
+
+    /**
+     * The CPUID table for vCPU {@code index} of {@code count}: one core per vCPU, one thread per
+     * core, all in one package; APIC ID = index. Everything else is what KVM supports, including
+     * the KVM signature leaves 0x40000000+ (KVMKVMKVM, paravirt features) the guest looks for.
+     */
+    public static List<CpuidEntry> cpuid(List<CpuidEntry> supported, int index, int count) {
+        if (count < 1 || count > MAX_VCPUS) {
+            throw new IllegalArgumentException("vCPU count " + count + " must be 1.." + MAX_VCPUS);
+        }
+        if (index < 0 || index >= count) {
+            throw new IllegalArgumentException("vCPU index " + index + " is not below the vCPU count " + count);
+        }
+        // Bits of the x2APIC ID that select the core within the package (leaf 0xB/0x1F EAX at the
+        // core level): ceil(log2(count)).
+        int coreBits = 32 - Integer.numberOfLeadingZeros(count - 1);
+        boolean amd = isAmd(supported);
+        List<CpuidEntry> out = new ArrayList<>(supported.size());
+        for (CpuidEntry e : supported) {
+            out.add(switch (e.function()) {
+                case 0x1 -> {
+                    // EBX[31:24] initial APIC ID; EBX[23:16] addressable logical processor IDs in
+                    // the package, valid when EDX.HTT is set. ECX[31]: running under a hypervisor.
+                    int ebx = (e.ebx() & 0x0000_ffff) | (index << 24) | (count << 16);
+                    int edx = count > 1 ? e.edx() | LEAF1_EDX_HTT : e.edx() & ~LEAF1_EDX_HTT;
+                    yield e.withEbx(ebx).withEcx(e.ecx() | LEAF1_ECX_HYPERVISOR).withEdx(edx);
+                }
+                case 0x4 -> {
+                    // Deterministic cache parameters: EAX[31:26] = cores per package - 1;
+                    // EAX[25:14] = logical processors sharing this cache - 1 (L1/L2 per core, L3
+                    // shared by the package). Type 0 means "no more caches": left alone.
+                    if ((e.eax() & 0x1f) == 0) {
+                        yield e;
+                    }
+                    int level = (e.eax() >>> 5) & 0x7;
+                    int sharing = level >= 3 ? count - 1 : 0;
+                    int eax = (e.eax() & 0x3fff) | ((sharing & 0xfff) << 14) | ((count - 1) & 0x3f) << 26;
+                    yield e.withEax(eax);
+                }
+                case 0xb, 0x1f -> topologyLevel(e, index, count, coreBits);
+                case 0x8000_0008 -> amd
+                        // AMD: ECX[7:0] NC = cores - 1, ECX[15:12] ApicIdCoreIdSize (APM vol 3, E.4.7).
+                        ? e.withEcx((e.ecx() & ~0xf0ff) | (coreBits << 12) | (count - 1))
+                        : e;
+                default -> e;
+            });
+        }
+        return List.copyOf(out);
+    }
+
+    /** Extended topology leaf 0xB / V2 leaf 0x1F subleaf {@code e.index()} (SDM vol 2A, CPUID leaf 0BH). */
+    private static CpuidEntry topologyLevel(CpuidEntry e, int index, int count, int coreBits) {
+        int subleaf = e.index();
+        // EAX[4:0] bits to shift the x2APIC ID right to reach the next level's ID; EBX[15:0]
+        // logical processors at this level; ECX[15:8] level type, ECX[7:0] the subleaf;
+        // EDX the x2APIC ID.
+        return switch (subleaf) {
+            case 0 -> new CpuidEntry(e.function(), subleaf, e.flags(), 0, 1, TOPOLOGY_LEVEL_SMT << 8, index);
+            case 1 -> new CpuidEntry(e.function(), subleaf, e.flags(), coreBits, count,
+                    TOPOLOGY_LEVEL_CORE << 8 | 1, index);
+            default -> new CpuidEntry(e.function(), subleaf, e.flags(), 0, 0, subleaf & 0xff, index);
+        };
+    }
+
+    private static boolean isAmd(List<CpuidEntry> supported) {
+        for (CpuidEntry e : supported) {
+            if (e.function() == 0) {
+                // Leaf 0 vendor string in EBX, EDX, ECX: "AuthenticAMD" (or Hygon's "HygonGenuine").
+                String vendor = new String(ByteBuffer.allocate(12).order(ByteOrder.LITTLE_ENDIAN)
+                        .putInt(e.ebx()).putInt(e.edx()).putInt(e.ecx()).array(), java.nio.charset.StandardCharsets.US_ASCII);
+                return vendor.equals("AuthenticAMD") || vendor.equals("HygonGenuine");
+            }
+        }
+        return false;
+    }
+
+    /**
+     * MSRs at boot, as firmware would leave them for a 64-bit kernel: SYSENTER and SYSCALL
+     * targets zero (the kernel sets its own), KERNEL_GS_BASE 0, TSC 0 (all vCPUs start in sync),
+     * fast strings on, MTRRs enabled with write-back as the default type (without it Linux
+     * maps all RAM uncached and boots very slowly).
+     */
+    public static Map<Integer, Long> bootMsrs() {
+        Map<Integer, Long> msrs = new LinkedHashMap<>();
+        msrs.put(MSR_IA32_SYSENTER_CS, 0L);
+        msrs.put(MSR_IA32_SYSENTER_ESP, 0L);
+        msrs.put(MSR_IA32_SYSENTER_EIP, 0L);
+        msrs.put(MSR_STAR, 0L);
+        msrs.put(MSR_CSTAR, 0L);
+        msrs.put(MSR_KERNEL_GS_BASE, 0L);
+        msrs.put(MSR_SYSCALL_MASK, 0L);
+        msrs.put(MSR_LSTAR, 0L);
+        msrs.put(MSR_IA32_TSC, 0L);
+        msrs.put(MSR_IA32_MISC_ENABLE, MISC_ENABLE_FAST_STRING);
+        msrs.put(MSR_MTRR_DEF_TYPE, MTRR_ENABLE | MTRR_TYPE_WB);
+        return msrs;
+    }
+
+    /**
+     * LVT LINT0 = ExtINT (the 8259 PIC's output reaches the CPU through LINT0) and LINT1 = NMI:
+     * the virtual-wire wiring the MP specification (§3.6.2.2, §5.1) and Intel SDM vol 3 §11.5.1
+     * describe, and what Linux expects before it switches to the IOAPIC. Only the delivery mode
+     * bits (10:8) change; mask and trigger bits stay as KVM set them.
+     */
+    public static byte[] wireLints(byte[] lapic) {
+        if (lapic.length != VcpuFd.LAPIC_SIZE) {
+            throw new IllegalArgumentException("LAPIC state is " + VcpuFd.LAPIC_SIZE + " bytes, got " + lapic.length);
+        }
+        byte[] out = lapic.clone();
+        ByteBuffer b = ByteBuffer.wrap(out).order(ByteOrder.LITTLE_ENDIAN);
+        b.putInt(APIC_LVT_LINT0, (b.getInt(APIC_LVT_LINT0) & ~APIC_DELIVERY_MODE_MASK) | APIC_MODE_EXTINT << 8);
+        b.putInt(APIC_LVT_LINT1, (b.getInt(APIC_LVT_LINT1) & ~APIC_DELIVERY_MODE_MASK) | APIC_MODE_NMI << 8);
+        return out;
+    }
+}

@@ -1,0 +1,66 @@
+package dev.ristretto.vmm.sys;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/** Our libc constants and struct layouts against glibc's headers (compiled with gcc). */
+class LibcHeaderTest {
+
+    @Test
+    void constantsAndLayoutsMatchTheCHeaders() throws Exception {
+        Map<String, Long> java = new LinkedHashMap<>();
+        Map<String, String> c = new LinkedHashMap<>();
+        check(java, c, "O_RDWR", Libc.O_RDWR);
+        check(java, c, "O_CLOEXEC", Libc.O_CLOEXEC);
+        check(java, c, "PROT_READ", Libc.PROT_READ);
+        check(java, c, "PROT_WRITE", Libc.PROT_WRITE);
+        check(java, c, "MAP_SHARED", Libc.MAP_SHARED);
+        check(java, c, "MAP_PRIVATE", Libc.MAP_PRIVATE);
+        check(java, c, "MAP_ANONYMOUS", Libc.MAP_ANONYMOUS);
+        check(java, c, "MAP_NORESERVE", Libc.MAP_NORESERVE);
+        check(java, c, "EFD_CLOEXEC", Libc.EFD_CLOEXEC);
+        check(java, c, "EFD_NONBLOCK", Libc.EFD_NONBLOCK);
+        check(java, c, "TCSANOW", Libc.TCSANOW);
+        check(java, c, "sizeof(struct termios)", Libc.TERMIOS_SIZE);
+        check(java, c, "sizeof(struct sigaction)", Libc.SIGACTION_SIZE);
+        check(java, c, "offsetof(struct sigaction, sa_handler)", Libc.SIGACTION_HANDLER_OFFSET);
+        check(java, c, "offsetof(struct sigaction, sa_mask)", Libc.SIGACTION_MASK_OFFSET);
+        check(java, c, "offsetof(struct sigaction, sa_flags)", Libc.SIGACTION_FLAGS_OFFSET);
+        check(java, c, "EPERM", Errno.EPERM);
+        check(java, c, "ENOENT", Errno.ENOENT);
+        check(java, c, "EINTR", Errno.EINTR);
+        check(java, c, "ENXIO", Errno.ENXIO);
+        check(java, c, "E2BIG", Errno.E2BIG);
+        check(java, c, "EAGAIN", Errno.EAGAIN);
+        check(java, c, "ENOMEM", Errno.ENOMEM);
+        check(java, c, "EACCES", Errno.EACCES);
+        check(java, c, "EFAULT", Errno.EFAULT);
+        check(java, c, "EBUSY", Errno.EBUSY);
+        check(java, c, "EEXIST", Errno.EEXIST);
+        check(java, c, "ENODEV", Errno.ENODEV);
+        check(java, c, "EINVAL", Errno.EINVAL);
+        check(java, c, "ENOTTY", Errno.ENOTTY);
+        check(java, c, "SIGRTMIN", Libc.sigrtmin());
+        Map<String, Long> header = CProbe.evaluate(List.of("fcntl.h", "sys/mman.h", "sys/eventfd.h", "termios.h",
+                "signal.h", "errno.h"), c);
+        assertEquals(java, header);
+    }
+
+    @Test
+    void anchors() {
+        // Fixed by the x86-64 glibc ABI; ARCHITECTURE.md relies on these.
+        assertEquals(152, Libc.SIGACTION_SIZE);
+        assertEquals(136, Libc.SIGACTION_FLAGS_OFFSET);
+        assertEquals(60, Libc.TERMIOS_SIZE);
+    }
+
+    private static void check(Map<String, Long> java, Map<String, String> c, String expr, long value) {
+        String key = expr.replaceAll("[^A-Za-z0-9_]+", "_");
+        java.put(key, value);
+        c.put(key, expr);
+    }
+}
