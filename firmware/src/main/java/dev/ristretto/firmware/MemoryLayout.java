@@ -1,6 +1,7 @@
 package dev.ristretto.firmware;
 
 import dev.ristretto.vmm.memory.GuestAddress;
+import dev.ristretto.vmm.memory.RamRange;
 import java.util.ArrayList;
 import java.util.List;
 

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.ristretto.firmware.E820Entry.Type;
 import dev.ristretto.vmm.memory.GuestAddress;
+import dev.ristretto.vmm.memory.RamRange;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 

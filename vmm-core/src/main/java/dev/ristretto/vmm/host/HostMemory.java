@@ -2,6 +2,7 @@ package dev.ristretto.vmm.host;
 
 import dev.ristretto.vmm.memory.GuestMemory;
 import dev.ristretto.vmm.memory.GuestRegion;
+import dev.ristretto.vmm.memory.RamRange;
 import dev.ristretto.vmm.sys.Errno;
 import dev.ristretto.vmm.sys.ErrnoException;
 import dev.ristretto.vmm.sys.Libc;

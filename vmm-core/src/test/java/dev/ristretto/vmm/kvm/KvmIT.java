@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ristretto.vmm.host.HostMemory;
-import dev.ristretto.vmm.host.RamRange;
+import dev.ristretto.vmm.memory.RamRange;
 import dev.ristretto.vmm.memory.GuestAddress;
 import dev.ristretto.vmm.sys.Errno;
 import java.util.List;
