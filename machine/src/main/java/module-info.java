@@ -4,4 +4,6 @@ module ristretto.machine {
     requires ristretto.firmware;
     requires ristretto.devices;
     requires com.fasterxml.jackson.databind;
+    exports dev.ristretto.machine;
+    opens dev.ristretto.machine to com.fasterxml.jackson.databind;
 }
