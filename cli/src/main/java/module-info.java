@@ -2,4 +2,6 @@
 module ristretto.cli {
     requires ristretto.machine;
     requires info.picocli;
+    opens dev.ristretto.cli to info.picocli;
+    exports dev.ristretto.cli;
 }

@@ -1,0 +1,76 @@
+package dev.ristretto.machine;
+
+import dev.ristretto.firmware.BzImage;
+import dev.ristretto.firmware.FirmwareException;
+import dev.ristretto.firmware.Initrd;
+import dev.ristretto.firmware.LinuxBoot;
+import dev.ristretto.firmware.LinuxBootPlan;
+import dev.ristretto.firmware.MemoryLayout;
+import dev.ristretto.vmm.host.HostMemoryException;
+import dev.ristretto.vmm.kvm.CpuidEntry;
+import dev.ristretto.vmm.kvm.Kvm;
+import dev.ristretto.vmm.kvm.KvmException;
+import dev.ristretto.vmm.kvm.KvmUnavailableException;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * Runs a machine from a validated {@link MachineConfig} until the guest powers off, reboots
+ * (or, with {@code --on-reboot restart}, until it stops rebooting), crashes, or the user quits.
+ *
+ * <p>Everything the user gave is checked before KVM is touched: the kernel is parsed and the
+ * whole boot is planned (placement of kernel, initrd and cmdline in guest RAM), so a bad file or
+ * a guest too small for its initrd fails in a fraction of a second with one sentence.
+ */
+public final class Machine {
+
+    private Machine() {
+    }
+
+    /** Boots and runs the machine; returns how it ended. Setup failures throw {@link SetupException}. */
+    public static MachineExit run(MachineConfig config) {
+        LinuxBootPlan plan = plan(config);
+        try (Kvm kvm = Kvm.open()) {
+            kvm.requireCapabilities();
+            int max = kvm.maxVcpus();
+            if (config.cpus() > max) {
+                throw SetupException.usage("cpus " + config.cpus() + " is more than this host's KVM allows (" + max
+                        + "): use --cpus " + max + " or fewer");
+            }
+            List<CpuidEntry> cpuid = kvm.supportedCpuid();
+            try (HostConsole console = HostConsole.open(config.serial())) {
+                while (true) {
+                    MachineExit exit;
+                    try (VmInstance vm = VmInstance.boot(kvm, config, plan, cpuid, console)) {
+                        exit = vm.awaitExit();
+                    }
+                    if (exit.reason() == MachineExit.Reason.REBOOT && config.onReboot() == OnReboot.RESTART) {
+                        continue;
+                    }
+                    return exit;
+                }
+            }
+        } catch (KvmUnavailableException e) {
+            throw new SetupException(SetupException.Kind.HOST, e.getMessage(), e);
+        } catch (HostMemoryException e) {
+            throw new SetupException(SetupException.Kind.HOST, e.getMessage(), e);
+        } catch (KvmException e) {
+            throw new SetupException(SetupException.Kind.HOST, "KVM refused to set up the VM: " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return new MachineExit(MachineExit.Reason.STOPPED, 1, "interrupted", "");
+        }
+    }
+
+    /** Parses the kernel and initrd and places everything in guest RAM; no KVM involved. */
+    static LinuxBootPlan plan(MachineConfig config) {
+        try {
+            BzImage kernel = BzImage.load(config.kernel());
+            Optional<Initrd> initrd = Optional.ofNullable(config.initrd()).map(Initrd::of);
+            MemoryLayout layout = MemoryLayout.forRam(config.memory().bytes());
+            return LinuxBoot.plan(layout, kernel, initrd, config.append());
+        } catch (FirmwareException e) {
+            throw new SetupException(SetupException.Kind.USAGE, e.getMessage(), e);
+        }
+    }
+}
