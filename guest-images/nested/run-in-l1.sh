@@ -5,7 +5,8 @@
 #
 #   run-in-l1.sh [--timeout SECONDS] [--scratch DIR] [--mem SIZE] -- COMMAND [ARG]...
 #
-#   --timeout  wall-clock limit for the whole run, L1 boot included (default 900)
+#   --timeout  wall-clock limit from QEMU's start: L1 boot + COMMAND (default 900); fetching the
+#              kernel and building the initramfs (first run only) come before and do not count
 #   --scratch  a host directory shared writable with L1 at the same absolute path (default: a new
 #              directory under ${TMPDIR:-/tmp}); L1's console log and the run's result land here
 #   --mem      L1 memory, QEMU -m syntax (default 6G; QEMU only touches what L1 uses)
@@ -219,6 +220,7 @@ qemu_args=(
   -virtfs "local,path=$scratch,mount_tag=scratch,security_model=none,multidevs=remap"
 )
 echo "run-in-l1.sh: booting L1 (console log: $console_log)" >&2
+qemu_started_ms=$(now_ms)
 "$qemu" "${qemu_args[@]}" </dev/null >"$console_log" 2>&1 &
 qemu_pid=$!
 
@@ -231,7 +233,7 @@ relay() {
     case "$line" in
       *L1-COMMAND-START*)
         in_command=1
-        local up=$(( $(now_ms) - started_ms ))
+        local up=$(( $(now_ms) - qemu_started_ms ))
         echo "$up" >"$job_dir/boot-ms"
         printf 'run-in-l1.sh: L1 is up after %d.%d s; running the command\n' $((up / 1000)) $((up % 1000 / 100)) >&2 ;;
       *L1-EXIT-STATUS=*) in_command=0 ;;
@@ -243,7 +245,7 @@ tail -n +1 -F --pid="$qemu_pid" "$console_log" 2>/dev/null | relay &
 relay_pid=$!
 
 timed_out=0
-deadline=$(( started_ms + timeout_s * 1000 ))
+deadline=$(( qemu_started_ms + timeout_s * 1000 ))
 while kill -0 "$qemu_pid" 2>/dev/null; do
   if [ "$(now_ms)" -ge "$deadline" ]; then
     timed_out=1
