@@ -226,8 +226,11 @@ qemu_pid=$!
 
 # Copies COMMAND's part of the console to stdout: the lines between L1-COMMAND-START and the
 # L1-EXIT-STATUS marker, without the serial console's carriage returns. Notes when COMMAND started.
+# L1's init prints an empty line before the marker (so the marker starts a line even when COMMAND's
+# output did not end with one); blank lines are therefore held back until a later line shows they
+# were COMMAND's.
 relay() {
-  local line in_command=0
+  local line in_command=0 blank=0
   while IFS= read -r line || [ -n "$line" ]; do
     line=${line%$'\r'}
     case "$line" in
@@ -236,8 +239,13 @@ relay() {
         local up=$(( $(now_ms) - qemu_started_ms ))
         echo "$up" >"$job_dir/boot-ms"
         printf 'run-in-l1.sh: L1 is up after %d.%d s; running the command\n' $((up / 1000)) $((up % 1000 / 100)) >&2 ;;
-      *L1-EXIT-STATUS=*) in_command=0 ;;
-      *) [ $in_command -eq 0 ] || printf '%s\n' "$line" ;;
+      *L1-EXIT-STATUS=*) in_command=0; blank=0 ;;
+      '') [ $in_command -eq 0 ] || blank=$((blank + 1)) ;;
+      *)
+        if [ $in_command -eq 1 ]; then
+          while [ $blank -gt 0 ]; do echo; blank=$((blank - 1)); done
+          printf '%s\n' "$line"
+        fi ;;
     esac
   done
 }

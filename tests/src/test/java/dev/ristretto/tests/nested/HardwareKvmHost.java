@@ -135,6 +135,11 @@ public final class HardwareKvmHost {
         Files.deleteIfExists(resultFile);
         ProcessRunner.Completed run = ProcessRunner.run(
                 arguments, environment, workingDirectory(), timeout.plus(L1_SETUP_ALLOWANCE), "[L1] ", false);
+        if (!Files.isRegularFile(resultFile) && run.exitCode() == 120 && !run.timedOut()) {
+            // Arguments refused before the scratch directory was usable, so no l1-result there.
+            return new ExecResult(ExecResult.Mode.NESTED_L1, ExecResult.Outcome.BAD_USAGE, run.exitCode(), run.stdout(),
+                    run.stderr(), run.elapsed(), Optional.empty(), dir);
+        }
         if (!Files.isRegularFile(resultFile)) {
             throw new HarnessException(script + " ended (status " + run.exitCode() + (run.timedOut() ? ", killed" : "")
                     + ") without writing " + resultFile + "; its messages: " + run.stderr().strip());
