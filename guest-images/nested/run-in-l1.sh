@@ -158,6 +158,9 @@ mount -t tmpfs -o mode=1777 tmpfs /newroot/tmp
 mkdir -p "/newroot$scratch"
 mount -t 9p -o "$p9,cache=mmap" scratch "/newroot$scratch" || { say "L1-SETUP-FAILED 9p scratch"; halt_l1; }
 
+# From here the console is COMMAND's: only KERN_EMERG (panics) from L1's kernel may interleave.
+# Everything else (e.g. kvm's "Unhandled WRMSR" notes about L2) is in l1-dmesg.log afterwards.
+echo 1 >/proc/sys/kernel/printk
 say "L1-COMMAND-START"
 chroot /newroot /bin/bash "$scratch/.l1-job/job.sh" </dev/null >/dev/console 2>&1
 status=$?
