@@ -22,12 +22,13 @@
 #   l1-console.log   L1's whole console, kernel messages included
 #   l1-dmesg.log     L1's kernel log at the end of the run (when L1 got that far)
 #   l1-result        key=value lines: outcome=<exited|timeout|no-kvm|crashed|no-qemu|no-kernel|
-#                    bad-usage>, status=<n>, l1_boot_ms=<ms from QEMU start to COMMAND start>,
+#                    bad-usage|interrupted>, status=<n>, l1_boot_ms=<ms from QEMU start to COMMAND start>,
 #                    wall_ms=<ms in all>
 #
 # Exit status: COMMAND's own status, or
 #   120 bad usage                 121 QEMU is not installed        122 L1 kernel/initramfs unavailable
 #   123 L1 has no /dev/kvm        124 COMMAND outlived --timeout   125 L1 died before COMMAND's status came back
+#   130 interrupted (SIGINT/SIGTERM/SIGHUP; L1 is killed)
 # Because COMMAND may itself exit with these numbers, l1-result's outcome= is the reliable word.
 #
 # Environment: RISTRETTO_QEMU overrides the qemu-system-x86_64 binary; RISTRETTO_CACHE the cache.
@@ -226,6 +227,9 @@ echo "run-in-l1.sh: booting L1 (console log: $console_log)" >&2
 qemu_started_ms=$(now_ms)
 "$qemu" "${qemu_args[@]}" </dev/null >"$console_log" 2>&1 &
 qemu_pid=$!
+# A background job of a non-interactive shell ignores SIGINT, so ^C on this script would leave L1
+# (and its memory) running: take it down with us.
+trap 'kill -KILL "$qemu_pid" 2>/dev/null; echo "run-in-l1.sh: interrupted; L1 killed" >&2; finish interrupted 130' INT TERM HUP
 
 # Copies COMMAND's part of the console to stdout: the lines between L1-COMMAND-START and the
 # L1-EXIT-STATUS marker, without the serial console's carriage returns. Notes when COMMAND started.

@@ -57,7 +57,9 @@ public record ExecResult(
         /** L1's kernel package could not be fetched or its initramfs not built. */
         NO_KERNEL("no-kernel"),
         /** run-in-l1.sh rejected its arguments (a bug in the caller). */
-        BAD_USAGE("bad-usage");
+        BAD_USAGE("bad-usage"),
+        /** run-in-l1.sh was interrupted by a signal and killed L1. */
+        INTERRUPTED("interrupted");
 
         private final String word;
 

@@ -28,9 +28,10 @@ class ExecResultTest {
     void everyOutcomeTheScriptWritesHasAnOutcome() throws IOException {
         // The words come from run-in-l1.sh's finish/fail calls; a new word there must be mapped here.
         String script = Files.readString(Repository.script(HardwareKvmHost.RUN_IN_L1));
-        Matcher calls = Pattern.compile("\\b(?:finish|fail) ([a-z][a-z-]*) (?:\\$EXIT_|\"\\$)").matcher(script);
+        Matcher calls = Pattern.compile("\\b(?:finish|fail) ([a-z][a-z-]*) (?:\\$EXIT_|\"\\$|[0-9])").matcher(script);
         Set<String> words = calls.results().map(m -> m.group(1)).collect(Collectors.toSet());
-        assertEquals(Set.of("exited", "timeout", "no-kvm", "crashed", "no-qemu", "no-kernel", "bad-usage"), words);
+        assertEquals(Set.of("exited", "timeout", "no-kvm", "crashed", "no-qemu", "no-kernel", "bad-usage",
+                "interrupted"), words);
         words.forEach(ExecResult.Outcome::fromScriptWord);
     }
 
