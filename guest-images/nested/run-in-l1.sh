@@ -21,12 +21,12 @@
 # script's stdout; the harness's own messages go to stderr. Files in the scratch directory:
 #   l1-console.log   L1's whole console, kernel messages included
 #   l1-dmesg.log     L1's kernel log at the end of the run (when L1 got that far)
-#   l1-result        key=value lines: outcome=<exited|timeout|no-kvm|crashed|no-qemu|no-kernel|
-#                    bad-usage|interrupted>, status=<n>, l1_boot_ms=<ms from QEMU start to COMMAND start>,
+#   l1-result        key=value lines: outcome=<exited|timeout|no-kvm|crashed|missing-tools|no-kernel|
+#                    bad-kernel-tree|bad-usage|interrupted>, status=<n>, l1_boot_ms=<ms from QEMU start to COMMAND start>,
 #                    wall_ms=<ms in all>
 #
 # Exit status: COMMAND's own status, or
-#   120 bad usage                 121 QEMU is not installed        122 L1 kernel/initramfs unavailable
+#   120 bad usage                 121 QEMU/busybox-static/kmod/cpio missing   122 L1's kernel unreachable/unusable
 #   123 L1 has no /dev/kvm        124 COMMAND outlived --timeout   125 L1 died before COMMAND's status came back
 #   130 interrupted (SIGINT/SIGTERM/SIGHUP; L1 is killed)
 # Because COMMAND may itself exit with these numbers, l1-result's outcome= is the reliable word.
@@ -38,7 +38,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=../lib/initramfs-lib.sh
 source "$here/../lib/initramfs-lib.sh"
 
-EXIT_USAGE=120 EXIT_NO_QEMU=121 EXIT_NO_KERNEL=122 EXIT_NO_KVM=123 EXIT_TIMEOUT=124 EXIT_CRASHED=125
+EXIT_USAGE=120 EXIT_MISSING_TOOLS=121 EXIT_NO_KERNEL=122 EXIT_NO_KVM=123 EXIT_TIMEOUT=124 EXIT_CRASHED=125
 
 timeout_s=900
 scratch=""
@@ -101,12 +101,23 @@ mkdir -p "$job_dir"
 
 qemu=${RISTRETTO_QEMU:-qemu-system-x86_64}
 command -v "$qemu" >/dev/null 2>&1 ||
-  fail no-qemu $EXIT_NO_QEMU "$qemu is not installed: run guest-images/install-deps.sh as root"
+  fail missing-tools $EXIT_MISSING_TOOLS "$qemu is not installed: run guest-images/install-deps.sh as root"
+bb_version=$(busybox_static_version)
+[ -n "$bb_version" ] ||
+  fail missing-tools $EXIT_MISSING_TOOLS "busybox-static is not installed: run guest-images/install-deps.sh as root"
+command -v modprobe >/dev/null && command -v depmod >/dev/null && command -v cpio >/dev/null ||
+  fail missing-tools $EXIT_MISSING_TOOLS "kmod or cpio is not installed: run guest-images/install-deps.sh as root"
 
 # --- L1 kernel and initramfs -------------------------------------------------------------------
-# Debian's generic kernel: unlike the cloud flavour it has kvm, kvm_amd, 9p and overlay as modules.
-kernel_tree=$("$here/../fetch-debian-kernel.sh" generic) ||
-  fail no-kernel $EXIT_NO_KERNEL "cannot fetch Debian's linux-image-amd64 for L1 (see the message above)"
+# Debian's generic kernel: both flavours have kvm_amd and overlay as modules, but the cloud one is
+# built without 9p (CONFIG_NET_9P is not set), and 9p is how L1 sees the host's files.
+fetch_status=0
+kernel_tree=$("$here/../fetch-debian-kernel.sh" generic) || fetch_status=$?
+case $fetch_status in
+  0) ;;
+  3) fail no-kernel $EXIT_NO_KERNEL "cannot reach Debian's archive for linux-image-amd64, L1's kernel (see the message above)" ;;
+  *) fail bad-kernel-tree $EXIT_NO_KERNEL "fetch-debian-kernel.sh generic failed with status $fetch_status (see the message above)" ;;
+esac
 l1_modules=(kvm_amd virtio_pci 9p 9pnet_virtio overlay)
 
 l1_init() {
@@ -173,10 +184,6 @@ halt_l1
 INIT
 }
 
-bb_version=$(busybox_static_version)
-[ -n "$bb_version" ] || fail no-kernel $EXIT_NO_KERNEL "busybox-static is not installed: run guest-images/install-deps.sh as root"
-command -v modprobe >/dev/null && command -v depmod >/dev/null && command -v cpio >/dev/null ||
-  fail no-kernel $EXIT_NO_KERNEL "kmod or cpio is not installed: run guest-images/install-deps.sh as root"
 key=$( {
   sha256sum "$here/run-in-l1.sh" "$here/../lib/initramfs-lib.sh" | cut -d' ' -f1
   echo "busybox-static=$bb_version kernel=$(cat "$kernel_tree/VERSION") modules=${l1_modules[*]}"
@@ -187,11 +194,11 @@ if [ ! -s "$l1_initramfs" ]; then
   mkdir -p "$initramfs_dir"
   work=$(mktemp -d "$initramfs_dir/.build.XXXXXX")
   trap 'rm -rf "$work"' EXIT
-  stage_busybox "$work/root" || fail no-kernel $EXIT_NO_KERNEL "cannot stage busybox for L1's initramfs"
+  stage_busybox "$work/root" || fail missing-tools $EXIT_MISSING_TOOLS "cannot stage busybox for L1's initramfs"
   l1_init >"$work/root/init"
   chmod 0755 "$work/root/init"
   stage_modules "$kernel_tree" "$work/root" "${l1_modules[@]}" ||
-    fail no-kernel $EXIT_NO_KERNEL "cannot resolve L1's modules (${l1_modules[*]}) in $kernel_tree"
+    fail bad-kernel-tree $EXIT_NO_KERNEL "cannot resolve L1's modules (${l1_modules[*]}) in $kernel_tree; delete it so fetch-debian-kernel.sh unpacks it again"
   pack_cpio "$work/root" "$work/l1.cpio.gz"
   mv "$work/l1.cpio.gz" "$l1_initramfs"
   rm -rf "$work"

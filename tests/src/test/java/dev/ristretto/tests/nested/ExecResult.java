@@ -52,10 +52,12 @@ public record ExecResult(
         NO_KVM_IN_L1("no-kvm"),
         /** L1 stopped (panic, QEMU error) before reporting the command's status. */
         L1_CRASHED("crashed"),
-        /** qemu-system-x86_64 is not installed. */
-        NO_QEMU("no-qemu"),
-        /** L1's kernel package could not be fetched or its initramfs not built. */
+        /** qemu-system-x86_64, busybox-static, kmod or cpio is missing: run guest-images/install-deps.sh. */
+        MISSING_TOOLS("missing-tools"),
+        /** L1's kernel is not cached and Debian's archive is unreachable: nothing about the code under test. */
         NO_KERNEL("no-kernel"),
+        /** Fetching L1's kernel failed otherwise, or its cached tree lacks the modules L1 needs. */
+        BAD_KERNEL_TREE("bad-kernel-tree"),
         /** run-in-l1.sh rejected its arguments (a bug in the caller). */
         BAD_USAGE("bad-usage"),
         /** run-in-l1.sh was interrupted by a signal and killed L1. */

@@ -30,7 +30,8 @@ class ExecResultTest {
         String script = Files.readString(Repository.script(HardwareKvmHost.RUN_IN_L1));
         Matcher calls = Pattern.compile("\\b(?:finish|fail) ([a-z][a-z-]*) (?:\\$EXIT_|\"\\$|[0-9])").matcher(script);
         Set<String> words = calls.results().map(m -> m.group(1)).collect(Collectors.toSet());
-        assertEquals(Set.of("exited", "timeout", "no-kvm", "crashed", "no-qemu", "no-kernel", "bad-usage",
+        assertEquals(Set.of("exited", "timeout", "no-kvm", "crashed", "missing-tools", "no-kernel", "bad-kernel-tree",
+                "bad-usage",
                 "interrupted"), words);
         words.forEach(ExecResult.Outcome::fromScriptWord);
     }

@@ -31,9 +31,16 @@ public final class GuestImages {
 
     private static final Duration FETCH_TIMEOUT = Duration.ofMinutes(10);
 
+    /** The exit status both scripts use when Debian's archive cannot be reached. */
+    private static final int ARCHIVE_UNREACHABLE = 3;
+
     private GuestImages() {}
 
-    /** Debian's linux-image-cloud-amd64: the kernel Ristretto's boot tests run. */
+    /**
+     * Debian's linux-image-cloud-amd64: the kernel Ristretto's boot tests run.
+     *
+     * @throws DebianArchiveUnreachableException when it is not cached and Debian's archive is unreachable
+     */
     public static Kernel cloudKernel() throws IOException, InterruptedException {
         return debianKernel("cloud");
     }
@@ -78,6 +85,10 @@ public final class GuestImages {
         ProcessRunner.Completed run =
                 ProcessRunner.run(command, Map.of(), Repository.root(), FETCH_TIMEOUT, null, false);
         List<String> lines = run.stdout().lines().toList();
+        if (!run.timedOut() && run.exitCode() == ARCHIVE_UNREACHABLE) {
+            throw new DebianArchiveUnreachableException(script + " " + String.join(" ", arguments)
+                    + " cannot reach Debian's archive: " + run.stderr().strip());
+        }
         if (run.timedOut() || run.exitCode() != 0 || lines.isEmpty()) {
             throw new HarnessException(script + " " + String.join(" ", arguments) + " failed (status " + run.exitCode()
                     + (run.timedOut() ? ", killed after " + FETCH_TIMEOUT : "") + "): " + run.stderr().strip());

@@ -24,11 +24,15 @@ import java.util.stream.Stream;
  * class FullBootIT {
  *     @Test
  *     void boots() throws Exception {
+ *         GuestImages.Kernel kernel = GuestImages.cloudKernel();
+ *         Path initramfs = GuestImages.guestInitramfs(kernel, List.of("virtio_pci", "virtio_blk"));
+ *         // Tests run in tests/, so the launcher at the repository root is ../ristretto.
  *         ExecResult run = HardwareKvmHost.exec(
- *                 List.of("./ristretto", "run", "--kernel", kernel.toString(), ...),
- *                 Duration.ofMinutes(5), Path.of("target/full-boot"));
+ *                 List.of("../ristretto", "run", "--kernel", kernel.vmlinuz().toString(),
+ *                         "--initrd", initramfs.toString(), "--append", "console=ttyS0"),
+ *                 Duration.ofMinutes(5), Path.of("target/nested-it/FullBootIT"));
  *         assertTrue(run.succeeded(), run.summary());
- *         assertTrue(run.printed("RISTRETTO-GUEST-UP"), run.summary());
+ *         assertTrue(run.printed("RISTRETTO-GUEST-UP kernel=" + kernel.version()), run.summary());
  *     }
  * }
  * }</pre>

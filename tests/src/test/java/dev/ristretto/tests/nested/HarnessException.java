@@ -5,7 +5,7 @@ package dev.ristretto.tests.nested;
  * is missing, a Debian package cannot be fetched, no way to reach hardware-semantics KVM. The
  * message is one sentence that names the thing and the fix.
  */
-public final class HarnessException extends RuntimeException {
+public class HarnessException extends RuntimeException {
     private static final long serialVersionUID = 1L;
 
     public HarnessException(String message) {
