@@ -26,7 +26,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=../lib/initramfs-lib.sh
+# shellcheck source=SCRIPTDIR/../lib/initramfs-lib.sh
 source "$here/../lib/initramfs-lib.sh"
 
 die() { local code=$1; shift; echo "build-initramfs.sh: $*" >&2; exit "$code"; }

@@ -35,7 +35,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=../lib/initramfs-lib.sh
+# shellcheck source=SCRIPTDIR/../lib/initramfs-lib.sh
 source "$here/../lib/initramfs-lib.sh"
 
 EXIT_USAGE=120 EXIT_MISSING_TOOLS=121 EXIT_NO_KERNEL=122 EXIT_NO_KVM=123 EXIT_TIMEOUT=124 EXIT_CRASHED=125
@@ -222,6 +222,7 @@ fi
 # --- QEMU --------------------------------------------------------------------------------------
 # -cpu max under TCG offers SVM with nested paging (QEMU target/i386 svm_helper.c), which is what
 # kvm_amd needs. -nic none: no NIC, so SeaBIOS loads no iPXE ROM (seconds under TCG).
+# shellcheck disable=SC2054 # the commas belong to QEMU's option syntax, not to the bash array
 qemu_args=(
   -accel tcg,thread=multi -cpu max -smp 2 -m "$mem"
   -nographic -no-reboot -nic none

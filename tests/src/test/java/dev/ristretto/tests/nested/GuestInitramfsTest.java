@@ -12,6 +12,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -19,6 +20,11 @@ import org.junit.jupiter.api.Test;
  * by {@link HardwareKvmHostIT}; here the archive is read back and checked member by member.
  */
 class GuestInitramfsTest {
+
+    @BeforeAll
+    static void tools() {
+        HostTools.assumeInstalled(HostTools.IMAGE_TOOLS);
+    }
 
     private static final List<String> VIRTIO = List.of("virtio_pci", "virtio_blk", "virtio_net", "virtio_console", "virtio_rng");
 

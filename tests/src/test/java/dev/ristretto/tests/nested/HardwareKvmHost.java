@@ -1,6 +1,5 @@
 package dev.ristretto.tests.nested;
 
-import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -10,7 +9,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.stream.Stream;
 
 /**
  * Runs a command where /dev/kvm has hardware semantics: directly on this host when its KVM is
@@ -45,7 +43,6 @@ import java.util.stream.Stream;
 public final class HardwareKvmHost {
 
     static final String RUN_IN_L1 = "guest-images/nested/run-in-l1.sh";
-    static final String INSTALL_DEPS = "guest-images/install-deps.sh";
 
     /** Extra time the JVM grants run-in-l1.sh beyond the command's timeout: kernel fetch, L1 shutdown. */
     private static final Duration L1_SETUP_ALLOWANCE = Duration.ofMinutes(10);
@@ -66,7 +63,7 @@ public final class HardwareKvmHost {
 
     /**
      * Decides once per JVM. When L1 is needed but QEMU or the image tools are missing and this
-     * process runs as root, it runs guest-images/install-deps.sh (CI starts on a fresh machine).
+     * process runs as root, it installs them ({@link HostTools#ensure}; CI starts on a fresh machine).
      */
     public static Availability availability() {
         return Lazy.AVAILABILITY;
@@ -178,63 +175,12 @@ public final class HardwareKvmHost {
         };
     }
 
-    /** The commands run-in-l1.sh and the image scripts need on this host. */
-    static final List<String> L1_TOOLS = List.of("qemu-system-x86_64", "busybox", "modprobe", "depmod", "cpio");
-
     private static Availability l1Availability(String why) {
-        List<String> missing = missingTools();
-        if (!missing.isEmpty() && isRoot()) {
-            installDependencies();
-            missing = missingTools();
-        }
+        List<String> missing = HostTools.ensure(HostTools.L1_TOOLS);
         if (!missing.isEmpty()) {
-            return new Availability(Optional.empty(), why + ", but " + String.join(", ", missing)
-                    + (isRoot() ? " could not be installed" : " are missing and this user cannot install them")
-                    + ": run " + INSTALL_DEPS + " as root");
+            return new Availability(Optional.empty(), why + ", but " + HostTools.explainMissing(missing));
         }
         return new Availability(Optional.of(ExecResult.Mode.NESTED_L1), why);
-    }
-
-    private static List<String> missingTools() {
-        String qemuOverride = System.getenv("RISTRETTO_QEMU");
-        return L1_TOOLS.stream()
-                .filter(tool -> !(tool.equals("qemu-system-x86_64") && qemuOverride != null
-                        ? onPath(qemuOverride)
-                        : onPath(tool)))
-                .toList();
-    }
-
-    static boolean onPath(String command) {
-        if (command.contains("/")) {
-            return Files.isExecutable(Path.of(command));
-        }
-        String path = System.getenv().getOrDefault("PATH", "/usr/bin:/bin");
-        // modprobe and depmod live in sbin, which a non-root PATH may lack; the scripts run as root.
-        return Stream.concat(Stream.of(path.split(File.pathSeparator)), Stream.of("/usr/sbin", "/sbin"))
-                .filter(dir -> !dir.isEmpty())
-                .anyMatch(dir -> Files.isExecutable(Path.of(dir, command)));
-    }
-
-    private static boolean isRoot() {
-        try {
-            return Files.readAllLines(Path.of("/proc/self/status")).stream()
-                    .filter(line -> line.startsWith("Uid:"))
-                    .anyMatch(line -> line.split("\\s+")[1].equals("0"));
-        } catch (IOException e) {
-            return false;
-        }
-    }
-
-    private static void installDependencies() {
-        try {
-            System.err.println("HardwareKvmHost: L1 tools are missing; running " + INSTALL_DEPS);
-            ProcessRunner.run(List.of("bash", Repository.script(INSTALL_DEPS).toString()), Map.of(),
-                    workingDirectory(), Duration.ofMinutes(15), "[install-deps] ", true);
-        } catch (IOException e) {
-            System.err.println("HardwareKvmHost: " + INSTALL_DEPS + " failed: " + e.getMessage());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
     }
 
     private static Map<String, String> commandEnvironment() {
