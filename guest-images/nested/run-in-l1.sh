@@ -15,7 +15,8 @@
 # an overlayfs whose upper layer is a tmpfs, so COMMAND sees the host's files (our JDK, the build)
 # and nothing it writes reaches the host except under --scratch. COMMAND runs chrooted there, in
 # the caller's working directory, with PATH, JAVA_HOME, HOME, RISTRETTO_CACHE and CI taken from the
-# caller (plus RISTRETTO_IN_L1=1). /tmp is a fresh tmpfs in L1.
+# caller (plus RISTRETTO_IN_L1=1). The host's /tmp stays visible (CI may clone the repository
+# there); what L1 writes to it lands in the overlay's tmpfs, not on the host.
 #
 # COMMAND's output (stdout and stderr together: both are L1's serial console) is copied to this
 # script's stdout; the harness's own messages go to stderr. Files in the scratch directory:
@@ -166,7 +167,6 @@ mount --bind /dev /newroot/dev
 mkdir -p /newroot/dev/pts /newroot/dev/shm
 mount -t devpts devpts /newroot/dev/pts
 mount -t tmpfs -o mode=1777 tmpfs /newroot/dev/shm
-mount -t tmpfs -o mode=1777 tmpfs /newroot/tmp
 mkdir -p "/newroot$scratch"
 mount -t 9p -o "$p9,cache=mmap" scratch "/newroot$scratch" || { say "L1-SETUP-FAILED 9p scratch"; halt_l1; }
 
@@ -213,7 +213,7 @@ fi
     if [ -n "${!var+set}" ]; then printf 'export %s=%q\n' "$var" "${!var}"; fi
   done
   echo "export RISTRETTO_IN_L1=1"
-  printf 'cd %q || { echo "run-in-l1.sh (in L1): working directory %s does not exist in L1 (L1 has a fresh /tmp; use a directory outside /tmp or under the scratch directory)" >&2; exit 125; }\n' "$PWD" "$PWD"
+  printf 'cd %q || { echo "run-in-l1.sh (in L1): working directory %s does not exist in L1" >&2; exit 125; }\n' "$PWD" "$PWD"
   printf 'exec'
   printf ' %q' "$@"
   printf '\n'

@@ -25,10 +25,10 @@ import java.util.stream.Collectors;
  * @param devKvmUsable whether /dev/kvm exists and is readable and writable
  * @param kvmPvmLoaded whether /sys/module/kvm_pvm exists
  */
-record HostFacts(String osName, String osArch, Set<String> cpuFlags, boolean devKvmUsable, boolean kvmPvmLoaded) {
+public record HostFacts(String osName, String osArch, Set<String> cpuFlags, boolean devKvmUsable, boolean kvmPvmLoaded) {
 
     /** The three kinds of host this harness tells apart. */
-    enum Kind {
+    public enum Kind {
         /** /dev/kvm has hardware semantics here: run commands directly. */
         HARDWARE_KVM,
         /** x86-64 Linux without hardware-semantics KVM: run commands inside L1 (QEMU TCG + kvm_amd). */
@@ -38,9 +38,9 @@ record HostFacts(String osName, String osArch, Set<String> cpuFlags, boolean dev
     }
 
     /** The classification and a sentence saying why. */
-    record Classification(Kind kind, String reason) {}
+    public record Classification(Kind kind, String reason) {}
 
-    static HostFacts probe() {
+    public static HostFacts probe() {
         Path devKvm = Path.of("/dev/kvm");
         return new HostFacts(
                 System.getProperty("os.name"),
@@ -61,7 +61,7 @@ record HostFacts(String osName, String osArch, Set<String> cpuFlags, boolean dev
                 .orElse(Set.of());
     }
 
-    Classification classify() {
+    public Classification classify() {
         boolean x86Linux = "Linux".equals(osName) && ("amd64".equals(osArch) || "x86_64".equals(osArch));
         if (!x86Linux) {
             return new Classification(Kind.UNSUPPORTED, "hardware-semantics KVM needs x86-64 Linux, and this is "

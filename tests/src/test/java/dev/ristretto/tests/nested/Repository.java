@@ -4,7 +4,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /** Finds the repository's scripts from a test JVM, whose working directory is the tests module. */
-final class Repository {
+public final class Repository {
     /** System property naming the repository root, for runs from elsewhere. */
     static final String ROOT_PROPERTY = "ristretto.repository";
 
@@ -12,7 +12,7 @@ final class Repository {
 
     private Repository() {}
 
-    static Path root() {
+    public static Path root() {
         String configured = System.getProperty(ROOT_PROPERTY);
         if (configured != null) {
             Path root = Path.of(configured).toAbsolutePath();
@@ -32,11 +32,16 @@ final class Repository {
     }
 
     /** A script of the repository, e.g. {@code guest-images/install-deps.sh}. */
-    static Path script(String relative) {
+    public static Path script(String relative) {
         Path script = root().resolve(relative);
         if (!Files.isRegularFile(script)) {
             throw new HarnessException("the repository has no " + relative + " (" + script + ")");
         }
         return script;
+    }
+
+    /** A test's log directory, tests/target/&lt;name&gt;, created if needed. */
+    public static Path targetDir(String name) throws java.io.IOException {
+        return Files.createDirectories(root().resolve("tests/target").resolve(name));
     }
 }
