@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the guest-image recipes and the nested-KVM harness need, and only
+# Installs the Debian packages the test suite needs (guest-image recipes, the nested-KVM harness,
+# the ACPI and test-guest tests), and only
 # those that are missing. Idempotent: a second run installs nothing and says so.
 #
 #   qemu-system-x86  qemu-system-x86_64: runs L1 under TCG and L2 under L1's KVM (virtio-9p built in)
@@ -8,12 +9,14 @@
 #   cpio, gzip       pack the newc initramfs images
 #   apt, dpkg        fetch-debian-kernel.sh: apt-get download + dpkg-deb -x of Debian's kernels
 #   coreutils        tail -F --pid, sha256sum, mktemp, date +%N
+#   acpica-tools     iasl: the ACPI tests disassemble the tables we generate with it
+#   gcc, binutils    the freestanding test guests and the C side of the benchmarks
 #
 # Exit status: 0 when everything is present afterwards; 1 when something is missing and this
 # script is not running as root (it says what to run); 2 when apt-get fails.
 set -euo pipefail
 
-packages=(qemu-system-x86 busybox-static kmod cpio gzip apt dpkg coreutils)
+packages=(qemu-system-x86 busybox-static kmod cpio gzip apt dpkg coreutils acpica-tools gcc binutils)
 
 installed() {
   [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true)" = installed ]

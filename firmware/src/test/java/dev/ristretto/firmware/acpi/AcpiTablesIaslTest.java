@@ -23,7 +23,7 @@ import org.junit.jupiter.api.Test;
 /**
  * Feeds the generated tables to ACPICA's iasl, the reference disassembler: every table must
  * disassemble without errors or warnings, and the disassembled DSDT must compile back.
- * Skipped (with the reason) when iasl is not installed; firmware/scripts/install-iasl.sh
+ * Skipped (with the reason) when iasl is not installed; guest-images/install-deps.sh
  * installs it. Outputs stay under target/acpi-iasl for inspection.
  */
 class AcpiTablesIaslTest {
@@ -77,7 +77,7 @@ class AcpiTablesIaslTest {
     @Test
     void iaslDisassemblesEveryTableAndRecompilesTheDsdt() throws Exception {
         assumeTrue(iasl != null, "iasl is not installed (Debian package acpica-tools); run"
-                + " firmware/scripts/install-iasl.sh to enable this test");
+                + " guest-images/install-deps.sh to enable this test");
         Path dir = Path.of("target", "acpi-iasl").toAbsolutePath();
         Files.createDirectories(dir);
         byte[] pciHostBridge = Aml.device("PCI0", Aml.hid("PNP0A08"), Aml.uid(0),
