@@ -58,6 +58,14 @@ public final class RunCommand implements Callable<Integer> {
             description = "What a guest reboot does: end Ristretto with exit code 0 (default) or boot again.")
     OnReboot onReboot;
 
+    @Option(names = "--acpi", arity = "1", paramLabel = "on|off", converter = OnOffConverter.class,
+            description = "Describe the machine with ACPI tables (default: on); off leaves only the MP table.")
+    Boolean acpi;
+
+    @Option(names = "--dump-acpi", paramLabel = "DIR",
+            description = "Write the generated ACPI tables to DIR (DSDT.aml, APIC.dat, …) before booting.")
+    Path dumpAcpi;
+
     @Option(names = "--config", paramLabel = "FILE",
             description = "JSON file holding any of these options; options given here override it.")
     Path config;
@@ -82,7 +90,8 @@ public final class RunCommand implements Callable<Integer> {
     /** The configuration: file (if any), then these options, then defaults. */
     MachineConfig effectiveConfig() {
         MachineConfig base = config != null ? ConfigFiles.read(config) : MachineConfig.empty();
-        MachineConfig given = new MachineConfig(abs(kernel), abs(initrd), append, memory, cpus, serial, onReboot);
+        MachineConfig given = new MachineConfig(abs(kernel), abs(initrd), append, memory, cpus, serial, onReboot, acpi,
+                abs(dumpAcpi));
         return base.overriddenBy(given).withDefaults();
     }
 
@@ -128,6 +137,17 @@ public final class RunCommand implements Callable<Integer> {
         @Override
         public OnReboot convert(String value) {
             return wrap(() -> OnReboot.parse(value));
+        }
+    }
+
+    static final class OnOffConverter implements ITypeConverter<Boolean> {
+        @Override
+        public Boolean convert(String value) {
+            return switch (value.trim().toLowerCase(java.util.Locale.ROOT)) {
+                case "on", "true", "yes" -> Boolean.TRUE;
+                case "off", "false", "no" -> Boolean.FALSE;
+                default -> throw new TypeConversionException("'" + value + "' is not on or off");
+            };
         }
     }
 

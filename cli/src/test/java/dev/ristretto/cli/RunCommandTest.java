@@ -56,7 +56,7 @@ class RunCommandTest {
     @Test
     void optionsBecomeTheConfiguration() {
         assertEquals(0, run("run", "--kernel", kernel.toString(), "--append", "console=ttyS0 quiet", "--memory", "1G",
-                "--cpus", "2", "--serial", "none", "--on-reboot", "restart"));
+                "--cpus", "2", "--serial", "none", "--on-reboot", "restart", "--acpi", "off", "--dump-acpi", "tables"));
         assertEquals(kernel.toAbsolutePath(), launched.kernel());
         assertNull(launched.initrd());
         assertEquals("console=ttyS0 quiet", launched.append());
@@ -64,6 +64,8 @@ class RunCommandTest {
         assertEquals(2, launched.cpus());
         assertEquals(SerialConfig.NONE, launched.serial());
         assertEquals(OnReboot.RESTART, launched.onReboot());
+        assertEquals(Boolean.FALSE, launched.acpi());
+        assertEquals(Path.of("tables").toAbsolutePath(), launched.dumpAcpi());
         assertEquals("", err.toString());
     }
 
@@ -106,6 +108,7 @@ class RunCommandTest {
         assertUsage("Unknown options: '--kernal'", "run", "--kernal", kernel.toString());
         assertUsage("'lots' is not a size", "run", "--kernel", kernel.toString(), "--memory", "lots");
         assertUsage("not a serial destination", "run", "--kernel", kernel.toString(), "--serial", "tcp:1");
+        assertUsage("'maybe' is not on or off", "run", "--kernel", kernel.toString(), "--acpi", "maybe");
         assertUsage("does not exist", "run", "--kernel", dir.resolve("nope").toString());
         assertUsage("memory 16M is too small", "run", "--kernel", kernel.toString(), "--memory", "16M");
         assertUsage("cpus 0 is out of range", "run", "--kernel", kernel.toString(), "--cpus", "0");

@@ -29,7 +29,14 @@ public final class Machine {
 
     /** Boots and runs the machine; returns how it ended. Setup failures throw {@link SetupException}. */
     public static MachineExit run(MachineConfig config) {
+        PlatformTables tables = PlatformTables.build(config.cpus(), config.acpi());
         LinuxBootPlan plan = plan(config);
+        if (tables.rsdp().isPresent()) {
+            plan = plan.withAcpiRsdp(tables.rsdp().get());
+        }
+        if (config.dumpAcpi() != null) {
+            tables.dump(config.dumpAcpi());
+        }
         try (Kvm kvm = Kvm.open()) {
             kvm.requireCapabilities();
             int max = kvm.maxVcpus();
@@ -41,7 +48,8 @@ public final class Machine {
             try (HostConsole console = HostConsole.open(config.serial())) {
                 while (true) {
                     MachineExit exit;
-                    try (VmInstance vm = VmInstance.boot(kvm, config, plan, cpuid, console)) {
+                    try (VmInstance vm = VmInstance.boot(kvm, config, plan, tables, cpuid, console);
+                         SignalStop ignored = SignalStop.install(vm, console)) {
                         exit = vm.awaitExit();
                     }
                     if (exit.reason() == MachineExit.Reason.REBOOT && config.onReboot() == OnReboot.RESTART) {
@@ -59,6 +67,32 @@ public final class Machine {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return new MachineExit(MachineExit.Reason.STOPPED, 1, "interrupted", "");
+        }
+    }
+
+    /**
+     * SIGTERM and SIGINT end the JVM through its shutdown hooks, with exit status 128 + the signal
+     * (143, 130). This hook makes that an orderly stop: every vCPU is kicked out of KVM_RUN and
+     * joined, the guest's last output is flushed and the terminal leaves raw mode, before the JVM
+     * halts. (In raw mode Ctrl-C reaches the guest as a byte; SIGINT comes from outside.)
+     */
+    private record SignalStop(Thread hook) implements AutoCloseable {
+        static SignalStop install(VmInstance vm, HostConsole console) {
+            Thread hook = Thread.ofPlatform().name("ristretto-signal-stop").unstarted(() -> {
+                vm.requestStop(new MachineExit(MachineExit.Reason.STOPPED, 1, "stopped by a signal", ""));
+                console.close();
+            });
+            Runtime.getRuntime().addShutdownHook(hook);
+            return new SignalStop(hook);
+        }
+
+        @Override
+        public void close() {
+            try {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            } catch (IllegalStateException e) {
+                // The JVM is already shutting down: the hook is running or has run.
+            }
         }
     }
 

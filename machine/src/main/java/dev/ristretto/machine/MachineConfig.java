@@ -14,7 +14,7 @@ import java.nio.file.Path;
  * without touching KVM.
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
-@JsonPropertyOrder({"kernel", "initrd", "append", "memory", "cpus", "serial", "onReboot"})
+@JsonPropertyOrder({"kernel", "initrd", "append", "memory", "cpus", "serial", "onReboot", "acpi", "dumpAcpi"})
 public record MachineConfig(
         @JsonSerialize(using = ToStringSerializer.class) Path kernel,
         @JsonSerialize(using = ToStringSerializer.class) Path initrd,
@@ -22,7 +22,9 @@ public record MachineConfig(
         MemorySize memory,
         Integer cpus,
         SerialConfig serial,
-        OnReboot onReboot) {
+        OnReboot onReboot,
+        Boolean acpi,
+        @JsonSerialize(using = ToStringSerializer.class) Path dumpAcpi) {
 
     public static final MemorySize DEFAULT_MEMORY = MemorySize.ofMiB(512);
     /** Without console=ttyS0 a kernel writes to a VGA console this machine does not have. */
@@ -33,7 +35,7 @@ public record MachineConfig(
     public static final int MAX_CPUS = 254;
 
     public static MachineConfig empty() {
-        return new MachineConfig(null, null, null, null, null, null, null);
+        return new MachineConfig(null, null, null, null, null, null, null, null, null);
     }
 
     /** This configuration with every non-null field of {@code o} taking precedence. */
@@ -45,7 +47,9 @@ public record MachineConfig(
                 o.memory != null ? o.memory : memory,
                 o.cpus != null ? o.cpus : cpus,
                 o.serial != null ? o.serial : serial,
-                o.onReboot != null ? o.onReboot : onReboot);
+                o.onReboot != null ? o.onReboot : onReboot,
+                o.acpi != null ? o.acpi : acpi,
+                o.dumpAcpi != null ? o.dumpAcpi : dumpAcpi);
     }
 
     /** Fills every field the user left out with Ristretto's default. */
@@ -55,7 +59,9 @@ public record MachineConfig(
                 memory != null ? memory : DEFAULT_MEMORY,
                 cpus != null ? cpus : 1,
                 serial != null ? serial : SerialConfig.STDIO,
-                onReboot != null ? onReboot : OnReboot.EXIT);
+                onReboot != null ? onReboot : OnReboot.EXIT,
+                acpi != null ? acpi : Boolean.TRUE,
+                dumpAcpi);
     }
 
     /**

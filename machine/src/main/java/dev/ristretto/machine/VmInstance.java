@@ -28,7 +28,8 @@ import java.util.concurrent.ExecutionException;
 
 /**
  * One boot of the guest: a KVM VM with its memory, devices and vCPUs. Built by {@link #boot} in
- * one linear recipe (create VM → memory → irqchip → devices on buses → firmware → vCPUs → run),
+ * one linear recipe (create VM → memory → irqchip → devices on buses → firmware tables and
+ * kernel → vCPUs → run),
  * ended by the first terminal event: a vCPU stopping, the guest asking for reset or power-off
  * through a device, or the user quitting. {@link #close} releases everything (threads, fds,
  * mappings) whatever state the boot reached.
@@ -46,11 +47,11 @@ final class VmInstance implements AutoCloseable {
     }
 
     /** Creates and starts the VM. On failure everything created so far is released. */
-    static VmInstance boot(Kvm kvm, MachineConfig config, LinuxBootPlan plan, List<CpuidEntry> cpuid,
-                           HostConsole console) {
+    static VmInstance boot(Kvm kvm, MachineConfig config, LinuxBootPlan plan, PlatformTables tables,
+                           List<CpuidEntry> cpuid, HostConsole console) {
         VmInstance vmi = new VmInstance();
         try {
-            vmi.build(kvm, config, plan, cpuid, console);
+            vmi.build(kvm, config, plan, tables, cpuid, console);
             return vmi;
         } catch (RuntimeException | Error e) {
             vmi.close();
@@ -58,8 +59,8 @@ final class VmInstance implements AutoCloseable {
         }
     }
 
-    private void build(Kvm kvm, MachineConfig config, LinuxBootPlan plan, List<CpuidEntry> cpuid,
-                       HostConsole console) {
+    private void build(Kvm kvm, MachineConfig config, LinuxBootPlan plan, PlatformTables tables,
+                       List<CpuidEntry> cpuid, HostConsole console) {
         // 1. The VM and the two pages KVM on Intel needs in the MMIO hole (api.rst §4.39, §4.51).
         vm = kvm.createVm();
         vm.setTssAddr(Layout.KVM_TSS);
@@ -78,10 +79,11 @@ final class VmInstance implements AutoCloseable {
         // 4. Devices on the buses.
         long below4g = layout.lowRamEnd().value();
         devices = PcDevices.create(vm::irqLine, console.sink(), powerControl(config), Clock.systemUTC(),
-                below4g, layout.ramBytes() - below4g);
+                below4g, layout.ramBytes() - below4g, tables.acpi().isPresent());
         Bus io = devices.register(Bus.builder("io")).build();
         Bus mmio = Bus.builder("mmio").build();
-        // 5. Firmware: kernel, initrd, cmdline, zero page, page tables, GDT into guest RAM.
+        // 5. Firmware: ACPI and MP tables; kernel, initrd, cmdline, zero page, page tables, GDT.
+        tables.writeTo(memory);
         plan.writeTo(memory);
         // 6. vCPUs. The BSP starts at the kernel's 64-bit entry; APs wait for INIT/SIPI in the
         //    in-kernel LAPIC (KVM starts non-BSP vCPUs in KVM_MP_STATE_UNINITIALIZED).

@@ -58,8 +58,8 @@ class DebianKernelEarlyBootIT {
         logDir = Repository.targetDir("debian-early-boot");
         Path serialLog = logDir.resolve("serial.log");
         boot = RistrettoProcess.run(logDir, LIMIT, "run", "--kernel", kernel.vmlinuz().toString(),
-                "--memory", "256M", "--append", APPEND, "--serial", "file:" + serialLog);
-        serial = Files.exists(serialLog) ? Files.readString(serialLog) : "";
+                "--memory", "256M", "--cpus", "2", "--append", APPEND, "--serial", "file:" + serialLog);
+        serial = Files.exists(serialLog) ? Files.readString(serialLog).replace("\r\n", "\n") : "";
         System.out.printf("Debian cloud kernel under Ristretto: exit %d after %d s, %d bytes of serial output (logs in %s)%n",
                 boot.exitCode(), boot.elapsed().toSeconds(), serial.length(), logDir);
     }
@@ -91,6 +91,20 @@ class DebianKernelEarlyBootIT {
         List<String> seen = serial.lines().filter(l -> l.contains("BIOS-e820: "))
                 .map(l -> l.substring(l.indexOf("BIOS-e820: "))).toList();
         assertEquals(expected, seen);
+    }
+
+    @Test
+    void kernelListsOurAcpiTables() {
+        // Debian's cloud kernel finds CPUs and interrupt controllers only through ACPI (X86_MPPARSE=n).
+        for (String sig : new String[] {"RSDP", "XSDT", "FACP", "APIC", "DSDT"}) {
+            assertTrue(serial.lines().anyMatch(l -> l.contains("ACPI: " + sig + " ") && l.contains("RSTRTO")),
+                    "no 'ACPI: " + sig + "' line with our OEM id; see " + logDir);
+        }
+    }
+
+    @Test
+    void kernelAllowsTheTwoCpusOfTheMadt() {
+        assertTrue(serial.contains("smpboot: Allowing 2 CPUs, 0 hotplug CPUs"), "see " + logDir);
     }
 
     @Test

@@ -22,18 +22,25 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * The full boot: Ristretto, through its real command line, boots Debian's cloud kernel with the
+ * The full boot: Ristretto, through its real command line, boots Debian's kernels with the
  * busybox guest initramfs on KVM with hardware semantics — this host's if it has them, otherwise
  * inside the nested test host (L1: QEMU TCG with SVM, kvm_amd). The guest's init prints its marker
- * with the kernel version and runs {@code reboot -f}; the reboot must end Ristretto with exit
- * code 0. One L1 boot serves every assertion; the serial logs stay under tests/target/ (on the
- * scratch share) to read after a failure.
+ * with the kernel version and CPU count, then runs {@code reboot -f} or {@code poweroff -f}; either
+ * must end Ristretto with exit code 0. Three boots share one L1:
+ * <ul>
+ *   <li>cloud kernel, 1 vCPU, reboot (through the ACPI reset register);</li>
+ *   <li>cloud kernel, 2 vCPUs found through the MADT (the cloud kernel has no MP-table parser),
+ *       poweroff through the ACPI sleep control register;</li>
+ *   <li>generic kernel with {@code --acpi off}, 2 vCPUs found through the MP table, reboot.</li>
+ * </ul>
+ * The serial logs stay under tests/target/full-boot (the scratch share) to read after a failure.
  */
 @NeedsHardwareKvm
 class FullBootIT {
     private static final Pattern EXIT = Pattern.compile("RISTRETTO-EXIT-([a-z-]+)=(\\d+) WALL-MS=(\\d+)");
 
     private static GuestImages.Kernel kernel;
+    private static GuestImages.Kernel generic;
     private static ExecResult run;
     private static Path scratch;
 
@@ -43,6 +50,7 @@ class FullBootIT {
         Path initramfs;
         try {
             kernel = GuestImages.cloudKernel();
+            generic = GuestImages.genericKernel();
             initramfs = GuestImages.guestInitramfs();
         } catch (DebianArchiveUnreachableException e) {
             assumeTrue(false, e.getMessage());
@@ -52,17 +60,21 @@ class FullBootIT {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         // Each boot: the real CLI main in its own JVM, serial to a file on the scratch share, and a
         // line with its exit status and wall time for the assertions.
-        String boot = String.join(" ", "t0=$(date +%s%N);", "\"$JAVA\" --enable-native-access=ALL-UNNAMED -XX:+UseSerialGC",
-                "-cp \"$CP\" dev.ristretto.cli.Main run --kernel \"$KERNEL\" --initrd \"$INITRD\" --memory 512M",
-                "--append \"console=ttyS0 ristretto.action=reboot\" --serial \"file:$SCRATCH/$1.serial.log\" --cpus $2;",
+        // boot NAME KERNEL ACTION EXTRA-OPTIONS...
+        String boot = String.join(" ", "name=$1 kernel=$2 action=$3; shift 3;", "t0=$(date +%s%N);",
+                "\"$JAVA\" --enable-native-access=ALL-UNNAMED -XX:+UseSerialGC",
+                "-cp \"$CP\" dev.ristretto.cli.Main run --kernel \"$kernel\" --initrd \"$INITRD\" --memory 512M",
+                "--append \"console=ttyS0 ristretto.action=$action\" --serial \"file:$SCRATCH/$name.serial.log\" \"$@\";",
                 "status=$?; t1=$(date +%s%N);",
-                "echo \"RISTRETTO-EXIT-$1=$status WALL-MS=$(( (t1 - t0) / 1000000 ))\"");
+                "echo \"RISTRETTO-EXIT-$name=$status WALL-MS=$(( (t1 - t0) / 1000000 ))\"");
         String script = String.join("\n",
                 "boot() { " + boot + "; }",
-                "boot one-cpu 1",
-                "boot two-cpus 2");
+                "boot one-cpu \"$CLOUD\" reboot --cpus 1",
+                "boot two-cpus \"$CLOUD\" poweroff --cpus 2",
+                "boot mptable \"$GENERIC\" reboot --cpus 2 --acpi off");
         run = HardwareKvmHost.exec(List.of("env", "JAVA=" + java, "CP=" + System.getProperty("java.class.path"),
-                        "KERNEL=" + kernel.vmlinuz(), "INITRD=" + initramfs, "SCRATCH=" + scratch,
+                        "CLOUD=" + kernel.vmlinuz(), "GENERIC=" + generic.vmlinuz(), "INITRD=" + initramfs,
+                        "SCRATCH=" + scratch,
                         "bash", "-c", script, "full-boot"),
                 Duration.ofMinutes(12), scratch);
         System.out.printf("FullBootIT: %s%n", run.summary());
@@ -99,11 +111,21 @@ class FullBootIT {
     }
 
     @Test
-    void twoVcpusBootAndReboot() throws Exception {
+    void twoVcpusFromTheMadtAndPowerOffThroughAcpi() throws Exception {
         String log = serial("two-cpus");
-        // Without ACPI or an MP table (issue: firmware for distribution kernels) the cloud kernel
-        // cannot find the second CPU; the boot must still complete and reboot cleanly.
-        assertTrue(log.contains("RISTRETTO-GUEST-UP kernel=" + kernel.version()), "see " + scratch);
+        assertTrue(log.contains("RISTRETTO-GUEST-UP kernel=" + kernel.version() + " cpus=2"),
+                "the guest did not bring up 2 CPUs: see " + scratch.resolve("two-cpus.serial.log"));
+        assertTrue(log.contains("ACPI: FACP") && log.contains("RSTRTO"), "our FADT is not listed: see " + scratch);
+        assertTrue(log.contains("reboot: Power down"), "the guest did not power off: see " + scratch);
         assertEquals("0", exitOf("two-cpus").group(2), run.summary());
+    }
+
+    @Test
+    void genericKernelFindsTwoCpusInTheMpTableWithAcpiOff() throws Exception {
+        String log = serial("mptable");
+        assertTrue(log.contains("RISTRETTO-GUEST-UP kernel=" + generic.version() + " cpus=2"),
+                "the generic kernel did not bring up 2 CPUs from the MP table: see " + scratch.resolve("mptable.serial.log"));
+        assertTrue(log.contains("Intel MultiProcessor Specification"), "MP table not found: see " + scratch);
+        assertEquals("0", exitOf("mptable").group(2), run.summary());
     }
 }

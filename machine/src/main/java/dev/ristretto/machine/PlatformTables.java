@@ -1,0 +1,100 @@
+package dev.ristretto.machine;
+
+import dev.ristretto.devices.acpi.AcpiPowerDevice;
+import dev.ristretto.devices.serial.Serial16550;
+import dev.ristretto.firmware.Layout;
+import dev.ristretto.firmware.acpi.AcpiConfig;
+import dev.ristretto.firmware.acpi.AcpiTable;
+import dev.ristretto.firmware.acpi.AcpiTables;
+import dev.ristretto.firmware.mptable.MpConfig;
+import dev.ristretto.firmware.mptable.MpTable;
+import dev.ristretto.vmm.memory.GuestAddress;
+import dev.ristretto.vmm.memory.GuestMemory;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * The firmware tables that tell a kernel what this machine has: ACPI (RSDP, XSDT, FADT, MADT, DSDT)
+ * in the BIOS area at 0xe0000, and the Intel MP table (MP spec 1.4 §4) at 0xf0000, the start of the
+ * BIOS ROM range Linux scans for its floating pointer. Both are written: a kernel with ACPI uses
+ * ACPI (Debian's cloud kernel has no MP-table parser at all), one built without it finds the MP
+ * table; with {@code --acpi off} only the MP table is written, as kvmtool does.
+ */
+record PlatformTables(Optional<AcpiTables> acpi, byte[] mpTable) {
+
+    static final String OEM_ID = "RSTRTO";
+    static final String OEM_TABLE_ID = "RISTRETO";
+    /** Where the MP floating pointer and configuration table go (MP spec 1.4 §4: BIOS ROM area). */
+    static final GuestAddress MP_TABLE = GuestAddress.of(0xf0000);
+    /** The IOAPIC's ID: after the vCPUs' APIC IDs 0..n-1 would be tidier, but Linux accepts 0 for xAPIC. */
+    static final int IOAPIC_ID = 0;
+    /** The value the FADT tells the guest to write to the reset register (any non-zero byte works). */
+    static final int RESET_VALUE = 0x0f;
+    /** SLP_TYP for S5 in the DSDT's \_S5 package; the power device recognises the same value. */
+    static final int S5_SLEEP_TYPE = 5;
+
+    /** Builds the tables for {@code cpus} vCPUs; ACPI unless {@code withAcpi} is false. */
+    static PlatformTables build(int cpus, boolean withAcpi) {
+        Optional<AcpiTables> acpi = Optional.empty();
+        if (withAcpi) {
+            AcpiConfig config = new AcpiConfig(
+                    new AcpiConfig.OemIds(OEM_ID, OEM_TABLE_ID, 1),
+                    cpus,
+                    Layout.LAPIC.value(),
+                    new AcpiConfig.IoApic(IOAPIC_ID, Layout.IOAPIC.value(), 0),
+                    // ISA IRQ 0 (the PIT) is wired to IOAPIC pin 2 on PCs and in KVM's irqchip
+                    // (ACPI 6.5 §5.2.12.5); the other ISA IRQs are identity-mapped, edge, active high.
+                    List.of(new AcpiConfig.InterruptOverride(0, 2, AcpiConfig.Polarity.CONFORMS,
+                            AcpiConfig.Trigger.CONFORMS)),
+                    List.of(new AcpiConfig.SerialPort(Serial16550.COM1_PORT, Serial16550.COM1_IRQ)),
+                    AcpiConfig.PowerRegisters.consecutive(AcpiPowerDevice.SUGGESTED_BASE, RESET_VALUE, S5_SLEEP_TYPE),
+                    new AcpiConfig.Platform(true, true, false),
+                    List.of(),
+                    List.of());
+            AcpiTables tables = AcpiTables.build(config, Layout.ACPI_TABLES_START);
+            GuestAddress end = tables.base().checkedAdd(tables.bytes().length);
+            if (end.compareTo(MP_TABLE) > 0) {
+                throw new IllegalStateException("ACPI tables for " + cpus + " vCPUs end at " + end
+                        + ", past the MP table at " + MP_TABLE);
+            }
+            acpi = Optional.of(tables);
+        }
+        byte[] mp = MpTable.build(new MpConfig(cpus, Layout.LAPIC.value(), IOAPIC_ID, Layout.IOAPIC.value(),
+                OEM_ID, "RISTRETTO"), MP_TABLE);
+        if (MP_TABLE.checkedAdd(mp.length).compareTo(Layout.BIOS_AREA_END) > 0) {
+            throw new IllegalStateException("MP table for " + cpus + " vCPUs does not fit below 1 MiB");
+        }
+        return new PlatformTables(acpi, mp);
+    }
+
+    /** The address of the RSDP, for boot_params.acpi_rsdp_addr. */
+    Optional<GuestAddress> rsdp() {
+        return acpi.map(AcpiTables::rsdpAddress);
+    }
+
+    void writeTo(GuestMemory memory) {
+        acpi.ifPresent(t -> memory.write(t.base(), t.bytes()));
+        memory.write(MP_TABLE, mpTable);
+    }
+
+    /**
+     * Writes each ACPI table to {@code dir} as one file named by its signature ({@code DSDT.aml},
+     * {@code APIC.dat}, …, the names {@code acpidump -b} and {@code iasl -d} use).
+     */
+    void dump(Path dir) {
+        try {
+            Files.createDirectories(dir);
+            for (AcpiTable t : acpi.map(AcpiTables::tables).orElse(List.of())) {
+                String name = t.signature().equals("DSDT") || t.signature().equals("SSDT")
+                        ? t.signature() + ".aml" : t.signature() + ".dat";
+                Files.write(dir.resolve(name), t.bytes());
+            }
+        } catch (IOException e) {
+            throw SetupException.usage("cannot write the ACPI tables to " + dir + " (" + e.getMessage()
+                    + "): choose another directory for --dump-acpi");
+        }
+    }
+}
