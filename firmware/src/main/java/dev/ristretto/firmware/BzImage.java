@@ -96,8 +96,8 @@ public final class BzImage {
         ByteBuffer b = ByteBuffer.wrap(data).order(ByteOrder.LITTLE_ENDIAN);
 
         if (data.length >= 4 && data[0] == 0x7f && data[1] == 'E' && data[2] == 'L' && data[3] == 'F') {
-            throw fail("is an ELF vmlinux, not a bzImage; load it as an ELF kernel"
-                    + " (dev.ristretto.firmware.elf.KernelFile detects either format)");
+            throw fail("is an ELF vmlinux, not a bzImage; boot it through the ELF loader (KernelFile detects"
+                    + " both formats), or pass arch/x86/boot/bzImage or /boot/vmlinuz-* instead");
         }
         if (data.length < SETUP_HEADER_MIN_END) {
             throw fail("not a bzImage (the file is only " + data.length + " bytes, too short for a setup header)");
