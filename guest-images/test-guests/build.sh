@@ -4,7 +4,8 @@
 #   elf64-probe  ELF64 entered at e_entry in 64-bit mode with RSI = boot_params
 # Usage: build.sh [output-dir]
 # The default output directory is ${RISTRETTO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ristretto}/test-guests
-# (outside the repository; nothing built is committed). Needs gcc, ld and objcopy (binutils).
+# (outside the repository; nothing built is committed). Needs gcc, ld and objcopy (binutils);
+# gcc drives ld itself.
 # Exits 3 with the reason on stderr when a tool is missing, non-zero on any build error.
 set -euo pipefail
 
@@ -14,7 +15,7 @@ out=${1:-$cache/test-guests}
 CC=${CC:-gcc}
 OBJCOPY=${OBJCOPY:-objcopy}
 
-for tool in "$CC" "$OBJCOPY"; do
+for tool in "$CC" "$OBJCOPY" ld; do
   if ! command -v "$tool" >/dev/null 2>&1; then
     echo "build.sh: $tool not found; install gcc and binutils" >&2
     exit 3

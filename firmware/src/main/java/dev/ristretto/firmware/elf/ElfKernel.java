@@ -29,7 +29,8 @@ import java.util.Optional;
  * script sets {@code ENTRY(phys_startup_64)} (arch/x86/kernel/vmlinux.lds.S), so e_entry is
  * already the physical address of startup_64. We therefore take e_entry as a physical address,
  * which is also what it is for any image linked with virtual = physical, and require it to lie
- * in a loaded segment.
+ * in a loaded segment. An ET_DYN image is loaded at its p_paddr as well, without relocation
+ * (rust-vmm linux-loader does the same when given no offset).
  *
  * <p>The parser checks everything that does not depend on the guest (header, bounds in the file,
  * overlaps, overflow, notes); {@link #checkPlacement(MemoryLayout)} checks the physical addresses
