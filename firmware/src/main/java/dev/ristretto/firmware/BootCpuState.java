@@ -1,5 +1,6 @@
 package dev.ristretto.firmware;
 
+import dev.ristretto.vmm.memory.GuestAddress;
 import java.util.Objects;
 
 /**
@@ -42,5 +43,32 @@ public record BootCpuState(long rip, long rsp, long rsi, long rflags, long cr0, 
         Objects.requireNonNull(gs);
         Objects.requireNonNull(ss);
         Objects.requireNonNull(tr);
+    }
+
+    /**
+     * The state for entering 64-bit code at {@code rip} with {@code %rsi = bootParams}, on the
+     * boot page tables, GDT and TSS that {@link LinuxBootPlan#writeLongModeTables} writes: long
+     * mode with paging, CS = __BOOT_CS, the data selectors = __BOOT_DS, interrupts off (boot.rst
+     * "64-bit BOOT PROTOCOL"). Shared by the bzImage entry (load address + 0x200) and an ELF
+     * kernel's entry point.
+     */
+    public static BootCpuState longModeEntry(GuestAddress rip, GuestAddress bootParams) {
+        Segment data = Gdt.dataSegment();
+        return new BootCpuState(
+                rip.value(),
+                Layout.BOOT_STACK_POINTER.value(),
+                bootParams.value(),
+                RFLAGS_RESERVED,
+                CR0_PE | CR0_ET | CR0_PG,
+                Layout.PML4.value(),
+                CR4_PAE,
+                EFER_LME | EFER_LMA,
+                Gdt.register(Layout.GDT),
+                // No IDT: base 0, limit 0, exactly what Linux itself loads when it wants none
+                // (arch/x86/kernel/idt.c, idt_invalidate). Interrupts are off at entry and Linux
+                // installs its own IDT before it enables them or can take an exception safely.
+                new DescriptorTable(GuestAddress.of(0), 0),
+                Gdt.codeSegment(), data, data, data, data, data,
+                Gdt.taskSegment(Layout.BOOT_TSS));
     }
 }

@@ -59,9 +59,55 @@ public final class BootParams {
         this.setupHeader = setupHeader;
     }
 
+    // Setup header fields a header-less (ELF vmlinux) boot fills in itself; boot.rst offsets.
+    static final int BOOT_FLAG = 0x1fe;
+    static final int HEADER = 0x202;
+    static final int VERSION = 0x206;
+    static final int KERNEL_ALIGNMENT = 0x230;
+    static final int CMDLINE_SIZE = 0x238;
+
+    /**
+     * The boot protocol version a header-less boot announces: 2.15, the newest whose fields we
+     * know, and what the bzImages we target carry. A non-zero version matters: Linux's
+     * x86_64_start_reservations takes version 0 to mean boot_params was never copied, and
+     * parse_setup_data ignores setup_data below 2.09 (arch/x86/kernel/head64.c, setup.c).
+     */
+    public static final int HEADERLESS_PROTOCOL = 0x020f;
+
+    /**
+     * kernel_alignment for a header-less boot: 16 MiB, Linux's default CONFIG_PHYSICAL_ALIGN
+     * maximum and what Firecracker reports for a vmlinux. The loaded kernel does not use it; it
+     * only has to be a sane non-zero power of two for tools that read boot_params back (kexec).
+     */
+    static final int HEADERLESS_KERNEL_ALIGNMENT = 0x100_0000;
+
     /** A zero page carrying {@code image}'s setup header. */
     public static BootParams forImage(BzImage image) {
         return new BootParams(image.setupHeader());
+    }
+
+    /**
+     * A zero page for a kernel that brings no setup header (an ELF vmlinux entered at its 64-bit
+     * entry point, as Firecracker boots one): boot.rst's 64-bit protocol still expects a setup
+     * header in boot_params, so we write the fields the kernel reads as a bzImage's header would
+     * carry them — boot_flag 0xAA55, the "HdrS" magic, the protocol version, kernel_alignment and
+     * cmdline_size — and the loader's own fields as for any boot ({@link #toBytes()}).
+     *
+     * @param cmdlineSize the longest command line the kernel takes, without its NUL
+     */
+    public static BootParams forHeaderlessKernel(long cmdlineSize) {
+        if (cmdlineSize < 0 || cmdlineSize > 0xffff_ffffL) {
+            throw new IllegalArgumentException("cmdline_size " + cmdlineSize + " does not fit 32 bits");
+        }
+        ByteBuffer h = ByteBuffer.allocate(BzImage.SETUP_HEADER_LIMIT - BzImage.SETUP_HEADER_START)
+                .order(ByteOrder.LITTLE_ENDIAN);
+        int base = BzImage.SETUP_HEADER_START;
+        h.putShort(BOOT_FLAG - base, (short) BzImage.BOOT_FLAG_VALUE);
+        h.putInt(HEADER - base, BzImage.HDRS_MAGIC);
+        h.putShort(VERSION - base, (short) HEADERLESS_PROTOCOL);
+        h.putInt(KERNEL_ALIGNMENT - base, HEADERLESS_KERNEL_ALIGNMENT);
+        h.putInt(CMDLINE_SIZE - base, (int) cmdlineSize);
+        return new BootParams(h.array());
     }
 
     /** cmd_line_ptr (+ ext_cmd_line_ptr for the high 32 bits). */

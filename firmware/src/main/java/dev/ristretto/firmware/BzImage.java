@@ -96,8 +96,8 @@ public final class BzImage {
         ByteBuffer b = ByteBuffer.wrap(data).order(ByteOrder.LITTLE_ENDIAN);
 
         if (data.length >= 4 && data[0] == 0x7f && data[1] == 'E' && data[2] == 'L' && data[3] == 'F') {
-            throw fail("is an ELF vmlinux, not a bzImage; Ristretto boots only bzImages so far (ELF and PVH"
-                    + " loading come later), so pass arch/x86/boot/bzImage or /boot/vmlinuz-* instead");
+            throw fail("is an ELF vmlinux, not a bzImage; boot it through the ELF loader (KernelFile detects"
+                    + " both formats), or pass arch/x86/boot/bzImage or /boot/vmlinuz-* instead");
         }
         if (data.length < SETUP_HEADER_MIN_END) {
             throw fail("not a bzImage (the file is only " + data.length + " bytes, too short for a setup header)");
@@ -199,6 +199,12 @@ public final class BzImage {
      */
     public static BzImage parse(String name, byte[] bytes) {
         return new BzImage(Objects.requireNonNull(name), Objects.requireNonNull(bytes));
+    }
+
+    /** True when {@code bytes} carry the "HdrS" setup header magic at 0x202 (boot.rst). */
+    public static boolean hasSetupHeaderMagic(byte[] bytes) {
+        return bytes.length >= HEADER_MAGIC + 4
+                && ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).getInt(HEADER_MAGIC) == HDRS_MAGIC;
     }
 
     private KernelImageException fail(String what) {

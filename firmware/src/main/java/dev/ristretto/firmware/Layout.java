@@ -15,6 +15,7 @@ import dev.ristretto.vmm.memory.GuestAddress;
  * <pre>
  *   0x0000_0000  real-mode IVT and BIOS data area (left zero; nothing reads them on a 64-bit entry)
  *   0x0000_0500  GDT (48 bytes) 0x0000_0600  boot TSS (104 bytes)
+ *   0x0000_6000  PVH start_info, module list and memory map (PVH boots only)
  *   0x0000_7000  zero page      0x0000_8000  boot stack page 0x0000_9000  page tables (6 pages)
  *   0x0002_0000  command line (64 KiB)
  *   0x0009_fc00  EBDA ... 0x000f_ffff BIOS area (reserved in e820; ACPI/MP tables at 0xe0000)
@@ -57,6 +58,15 @@ public final class Layout {
      * everything else.
      */
     public static final GuestAddress ZERO_PAGE = GuestAddress.of(0x7000);
+
+    /**
+     * The PVH boot's hvm_start_info, followed in the same page by its module list and memory map
+     * (Xen xen/include/public/arch-x86/hvm/start_info.h). A PVH boot has no zero page, so this
+     * page plays its part: low, identity-addressable with paging off, and inside the first MiB
+     * that Linux reserves from its allocator before it has copied the structure out
+     * (arch/x86/platform/pvh/enlighten.c, xen_prepare_pvh copies pvh_start_info first thing).
+     */
+    public static final GuestAddress PVH_START_INFO = GuestAddress.of(0x6000);
 
     /**
      * Initial stack pointer: top of the page 0x8000–0x8fff, 16-byte aligned with a little slack.

@@ -97,9 +97,36 @@ public final class LinuxBoot {
      */
     static GuestAddress placeInitrd(MemoryLayout memory, BzImage kernel, GuestAddress kernelStart,
                                     GuestAddress kernelEnd, Initrd initrd) {
+        // In a larger guest a relocatable kernel may move up to pref_address, so size the advice
+        // for the highest place the kernel can end up.
+        long kernelTop = kernelEnd.value();
+        if (kernel.relocatable() && kernel.prefAddress() > kernelStart.value()) {
+            kernelTop = Math.max(kernelTop, kernel.prefAddress() + kernel.initSize());
+        }
+        return placeInitrd(memory, kernelStart, kernelEnd, kernelTop, kernel.initrdAddrMax(), kernel.canLoadAbove4G(),
+                initrd);
+    }
+
+    /**
+     * The initrd address for a kernel that occupies {@code [kernelStart, kernelEnd)} and takes an
+     * initrd whose last byte is at most {@code initrdAddrMax}, by the rules of
+     * {@link #placeInitrd(MemoryLayout, BzImage, GuestAddress, GuestAddress, Initrd)}; for loaders
+     * of kernels without a setup header (ELF, PVH).
+     *
+     * @param canLoadAbove4G whether the initrd may go above 4 GiB when it does not fit below
+     *                       {@code initrdAddrMax}
+     * @throws BootSetupException when the initrd fits nowhere, naming the memory size that would do
+     */
+    public static GuestAddress placeInitrd(MemoryLayout memory, GuestAddress kernelStart, GuestAddress kernelEnd,
+                                           long initrdAddrMax, boolean canLoadAbove4G, Initrd initrd) {
+        return placeInitrd(memory, kernelStart, kernelEnd, kernelEnd.value(), initrdAddrMax, canLoadAbove4G, initrd);
+    }
+
+    private static GuestAddress placeInitrd(MemoryLayout memory, GuestAddress kernelStart, GuestAddress kernelEnd,
+                                            long kernelTop, long initrdAddrMax, boolean canLoadAbove4G, Initrd initrd) {
         long size = initrd.size();
         // initrd_addr_max names the highest byte; +1 gives the exclusive limit (never overflows: u32).
-        long limit = kernel.initrdAddrMax() + 1;
+        long limit = initrdAddrMax + 1;
         List<long[]> free = freeRanges(memory, kernelStart.value(), kernelEnd.value());
         List<long[]> belowMax = new ArrayList<>();
         List<long[]> above4G = new ArrayList<>();
@@ -107,7 +134,7 @@ public final class LinuxBoot {
             if (r[0] < limit) {
                 belowMax.add(new long[] {r[0], Math.min(r[1], limit)});
             }
-            if (kernel.canLoadAbove4G() && r[0] >= Layout.HIGH_RAM_START.value()) {
+            if (canLoadAbove4G && r[0] >= Layout.HIGH_RAM_START.value()) {
                 above4G.add(r);
             }
         }
@@ -125,21 +152,15 @@ public final class LinuxBoot {
             }
         }
         long span = GuestAddress.of(size).alignUp(Layout.PAGE_SIZE).value();
-        // In a larger guest a relocatable kernel may move up to pref_address, so size the advice
-        // for the highest place the kernel can end up.
-        long kernelTop = kernelEnd.value();
-        if (kernel.relocatable() && kernel.prefAddress() > kernelStart.value()) {
-            kernelTop = Math.max(kernelTop, kernel.prefAddress() + kernel.initSize());
-        }
         long lowNeeded = kernelTop + span;
         String fix;
         if (lowNeeded <= Math.min(limit, Layout.MMIO_HOLE_START.value())) {
             fix = "raise --memory to at least " + mibCeil(lowNeeded) + " MiB";
-        } else if (kernel.canLoadAbove4G()) {
+        } else if (canLoadAbove4G) {
             fix = "raise --memory to at least " + mibCeil(Layout.MMIO_HOLE_START.value() + span) + " MiB";
         } else {
             fix = "this kernel cannot take an initrd that large below its initrd_addr_max 0x"
-                    + Long.toHexString(kernel.initrdAddrMax()) + "; use a smaller initrd";
+                    + Long.toHexString(initrdAddrMax) + "; use a smaller initrd";
         }
         throw new BootSetupException("initrd " + initrd.name() + " is " + mib(size) + " but the largest free RAM for it in the "
                 + MemoryLayout.describe(memory.ramBytes()) + " guest is " + mib(largest)

@@ -118,6 +118,15 @@ public final class LinuxBootPlan {
         }
         guest.write(Layout.CMDLINE, cmdline);
         guest.write(Layout.ZERO_PAGE, bootParams());
+        writeLongModeTables(guest);
+    }
+
+    /**
+     * Writes the structures {@link BootCpuState#longModeEntry} points at: the identity-mapping
+     * page tables at {@link Layout#PML4}, the GDT at {@link Layout#GDT} and a zeroed TSS at
+     * {@link Layout#BOOT_TSS}. Every 64-bit entry (bzImage or ELF) needs exactly these.
+     */
+    public static void writeLongModeTables(GuestMemory guest) {
         guest.write(Layout.PML4, PageTables.identityMap4GiB(Layout.PML4));
         guest.write(Layout.GDT, Gdt.bytes(Layout.BOOT_TSS));
         guest.write(Layout.BOOT_TSS, new byte[(int) Layout.BOOT_TSS_SIZE]);
@@ -125,23 +134,7 @@ public final class LinuxBootPlan {
 
     /** The boot vCPU's register state for the 64-bit entry point (boot.rst "64-bit BOOT PROTOCOL"). */
     public BootCpuState entry() {
-        Segment data = Gdt.dataSegment();
-        return new BootCpuState(
-                kernelAddress.checkedAdd(ENTRY_64_OFFSET).value(),
-                Layout.BOOT_STACK_POINTER.value(),
-                Layout.ZERO_PAGE.value(),
-                BootCpuState.RFLAGS_RESERVED,
-                BootCpuState.CR0_PE | BootCpuState.CR0_ET | BootCpuState.CR0_PG,
-                Layout.PML4.value(),
-                BootCpuState.CR4_PAE,
-                BootCpuState.EFER_LME | BootCpuState.EFER_LMA,
-                Gdt.register(Layout.GDT),
-                // No IDT: base 0, limit 0, exactly what Linux itself loads when it wants none
-                // (arch/x86/kernel/idt.c, idt_invalidate). Interrupts are off at entry and Linux
-                // installs its own IDT before it enables them or can take an exception safely.
-                new DescriptorTable(GuestAddress.of(0), 0),
-                Gdt.codeSegment(), data, data, data, data, data,
-                Gdt.taskSegment(Layout.BOOT_TSS));
+        return BootCpuState.longModeEntry(kernelAddress.checkedAdd(ENTRY_64_OFFSET), Layout.ZERO_PAGE);
     }
 
     @Override
