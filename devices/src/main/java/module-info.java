@@ -3,4 +3,5 @@ module ristretto.devices {
     requires transitive ristretto.vmm.core;
 
     exports dev.ristretto.devices.acpi;
+    exports dev.ristretto.devices.virtio;
 }
