@@ -3,5 +3,6 @@ module ristretto.devices {
     requires transitive ristretto.vmm.core;
 
     exports dev.ristretto.devices.acpi;
+    exports dev.ristretto.devices.pci;
     exports dev.ristretto.devices.virtio;
 }
