@@ -22,7 +22,7 @@ public interface PciDevice {
     /** The BARs this function declares (their sizes and kinds; addresses are in config space). */
     java.util.List<PciBar> bars();
 
-    /** Where BAR {@code index} currently decodes, or -1 while the guest has decoding disabled. */
+    /** Where BAR {@code index} currently decodes; -1 while decoding is disabled or for no such BAR. */
     long barAddress(int index);
 
     /** Places BAR {@code index} at {@code address} before the guest runs (the firmware's job). */

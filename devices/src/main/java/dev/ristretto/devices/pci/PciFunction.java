@@ -51,7 +51,10 @@ public abstract class PciFunction implements PciDevice {
 
     @Override
     public synchronized long barAddress(int index) {
-        PciBar bar = config.bar(index);
+        PciBar bar = index >= 0 && index < 6 ? config.bar(index) : null;
+        if (bar == null) {
+            return -1;
+        }
         int enable = bar.isMemory() ? PciConfigSpace.COMMAND_MEMORY_SPACE : PciConfigSpace.COMMAND_IO_SPACE;
         return (config.command() & enable) == 0 ? -1 : config.barAddress(index);
     }

@@ -604,7 +604,8 @@ public final class VirtioPciDevice extends PciFunction {
                 needsReset("DRIVER_OK set without FEATURES_OK (§3.1.1)");
                 return;
             }
-            activate = true;
+            // A device in its error state stays stopped until reset, even if the driver goes on.
+            activate = (old & Virtio.STATUS_DEVICE_NEEDS_RESET) == 0;
         }
         int bits = added;
         status.getAndUpdate(s -> s | bits);

@@ -259,6 +259,19 @@ class VirtioPciDeviceTest {
         status(Virtio.STATUS_ACKNOWLEDGE | Virtio.STATUS_DRIVER);
         status(Virtio.STATUS_ACKNOWLEDGE | Virtio.STATUS_DRIVER | Virtio.STATUS_DRIVER_OK);
         assertEquals(Virtio.STATUS_ACKNOWLEDGE | Virtio.STATUS_DRIVER | Virtio.STATUS_DEVICE_NEEDS_RESET, status());
+        // Carrying on regardless does not start the device: only a reset clears the error.
+        driverFeatures(VERSION_1);
+        common(VirtioPciDevice.QUEUE_SIZE, ring.size, 2);
+        common(VirtioPciDevice.QUEUE_DESC, ring.desc, 8);
+        common(VirtioPciDevice.QUEUE_DRIVER, ring.avail, 8);
+        common(VirtioPciDevice.QUEUE_DEVICE, ring.used, 8);
+        common(VirtioPciDevice.QUEUE_ENABLE, 1, 2);
+        status(status() | Virtio.STATUS_FEATURES_OK);
+        status(status() | Virtio.STATUS_DRIVER_OK);
+        assertFalse(dev.queue(0).isActive());
+        postBuffers();
+        notifyQueue0();
+        assertEquals(0, ring.usedIdx());
     }
 
     @Test
