@@ -15,6 +15,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicIntegerArray;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
@@ -124,6 +125,8 @@ public final class VirtioPciDevice extends PciFunction {
     private final int configSize;
     private final int pciCfgCap;
     private final LongAdder guestErrors = new LongAdder();
+    /** Times the device entered DEVICE_NEEDS_RESET. */
+    private final AtomicLong errorStates = new AtomicLong();
     private final Interrupt interrupt = new Interrupt();
 
     // Common configuration registers, guarded by this.
@@ -270,6 +273,11 @@ public final class VirtioPciDevice extends PciFunction {
             sum += q.violations();
         }
         return sum;
+    }
+
+    /** How many times the device has entered DEVICE_NEEDS_RESET since creation. */
+    public long errorStates() {
+        return errorStates.get();
     }
 
     /** The offset of queue {@code index}'s notify register in BAR 0 (for an ioeventfd). */
@@ -661,7 +669,13 @@ public final class VirtioPciDevice extends PciFunction {
         if ((before & Virtio.STATUS_DEVICE_NEEDS_RESET) != 0) {
             return;
         }
-        LOG.log(Level.WARNING, name() + ": device needs reset: " + reason);
+        long n = errorStates.incrementAndGet();
+        // Rate limit without a clock (devices own none): log the 1st, 2nd, 4th, 8th ... time, so
+        // a guest that resets and breaks the device in a loop cannot flood the log.
+        if (Long.bitCount(n) == 1) {
+            LOG.log(Level.WARNING, name() + ": " + reason + "; the device needs a reset (error state #" + n
+                    + ", later ones logged at powers of two)");
+        }
         if ((before & Virtio.STATUS_DRIVER_OK) != 0) {
             configGeneration.incrementAndGet();
             raise(configVector, ISR_CONFIG);

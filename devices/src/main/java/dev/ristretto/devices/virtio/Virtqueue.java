@@ -4,8 +4,6 @@ import dev.ristretto.vmm.memory.GuestAddress;
 import dev.ristretto.vmm.memory.GuestMemory;
 import dev.ristretto.vmm.memory.GuestMemoryException;
 
-import java.lang.System.Logger;
-import java.lang.System.Logger.Level;
 import java.lang.invoke.VarHandle;
 import java.util.ArrayList;
 import java.util.List;
@@ -24,8 +22,7 @@ import java.util.List;
  *
  * <p>Every number the guest wrote is checked when it is used, and a violation never escapes as
  * an exception, never loops and never touches memory outside guest RAM: the queue becomes
- * <em>broken</em>, its violation counter goes up, one line is logged, the {@link
- * ViolationListener} is told (the transport sets DEVICE_NEEDS_RESET, §2.1.2) and the queue does
+ * <em>broken</em>, its violation counter goes up, the {@link ViolationListener} is told (the transport sets DEVICE_NEEDS_RESET, §2.1.2) and the queue does
  * nothing more until it is reset. The checks, and the rules they enforce:
  * <ul>
  * <li>queue size a power of two, 1..32768 and not above the device's maximum (§2.7, §4.1.4.3.2);
@@ -53,8 +50,6 @@ import java.util.List;
  * the device's worker (an ioeventfd thread later) may both touch it.
  */
 public final class Virtqueue {
-
-    private static final Logger LOG = System.getLogger(Virtqueue.class.getName());
 
     /** VIRTQ_DESC_F_NEXT: the chain continues at {@code next} (§2.7.5). */
     public static final int DESC_F_NEXT = 1;
@@ -581,14 +576,12 @@ public final class Virtqueue {
         return v & 0xffff;
     }
 
+    /**
+     * Records a violation and breaks the queue. The queue does not log: its listener (the
+     * transport) knows which device this is and rate-limits the one line it writes.
+     */
     private void fail(String reason) {
         violations++;
-        if (!broken) {
-            // One line per breakage: a broken queue does no more work until the driver resets
-            // the device, so a hostile guest cannot flood the log through this path.
-            LOG.log(Level.WARNING, "virtqueue " + index + ": " + reason + "; the queue is stopped until "
-                    + "the driver resets the device");
-        }
         broken = true;
         brokenReason = reason;
         unreported = reason;

@@ -399,6 +399,7 @@ class VirtioPciDeviceTest {
         assertEquals(Virtio.STATUS_DEVICE_NEEDS_RESET, status() & Virtio.STATUS_DEVICE_NEEDS_RESET);
         assertEquals(List.of("0:40"), msis, "configuration change notification on the config vector");
         assertEquals(1, dev.violations());
+        assertEquals(1, dev.errorStates());
         assertEquals(0, ring.usedIdx());
         assertEquals((generation + 1) & 0xff, common(VirtioPciDevice.CONFIG_GENERATION, 1));
 
