@@ -17,6 +17,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
  * The modern (non-transitional) virtio-over-PCI transport, VIRTIO 1.2 §4.1, for one
@@ -53,9 +54,11 @@ import java.util.concurrent.atomic.LongAdder;
  *
  * <p>Threads and locks. Register accesses come from vCPU threads and take this function's lock;
  * {@link #notifyQueue} (a vCPU's notify write now, an ioeventfd thread later) and device work
- * run without it. The order is transport lock, then the device's own lock, then a queue's lock,
- * then the interrupt state. {@link VirtioInterrupt} and the queues' violation listener never take
- * the transport lock, so a device may signal from any thread while holding its own lock.
+ * run without it, under a shared processing lock that reset and activation take exclusively, so
+ * the device never works on rings the driver has reset. The order is: transport lock,
+ * processing lock, the device's own lock, a queue's lock, the interrupt state.
+ * {@link VirtioInterrupt} and the queues' violation listener never take the transport lock, so
+ * a device may signal from any thread while holding its own lock.
  */
 public final class VirtioPciDevice extends PciFunction {
 
@@ -136,7 +139,8 @@ public final class VirtioPciDevice extends PciFunction {
     private long driverFeatures;
     /** The driver set a bit in a feature word above 1, where nothing is offered. */
     private boolean unofferedAccepted;
-    private boolean activated;
+    /** DRIVER_OK accepted and the device activated; read by notifying threads without the lock. */
+    private volatile boolean activated;
 
     // Read by device threads without the transport lock.
     private final AtomicInteger status = new AtomicInteger();
@@ -144,6 +148,12 @@ public final class VirtioPciDevice extends PciFunction {
     private final AtomicIntegerArray queueVectors;
     private volatile int configVector = Virtio.MSI_NO_VECTOR;
     private volatile boolean intxDisabled;
+
+    /**
+     * Shared by {@link #notifyQueue} while the device processes a queue, exclusive for reset and
+     * activation. Taken after the transport lock, never while holding a device or queue lock.
+     */
+    private final ReentrantReadWriteLock processing = new ReentrantReadWriteLock();
 
     // ISR and the INTx level, guarded by irqLock (a leaf lock).
     private final Object irqLock = new Object();
@@ -291,18 +301,25 @@ public final class VirtioPciDevice extends PciFunction {
      * on the calling thread, without the transport lock.
      */
     public void notifyQueue(int index) {
-        int s = status.get();
-        if ((s & Virtio.STATUS_DRIVER_OK) == 0 || (s & (Virtio.STATUS_DEVICE_NEEDS_RESET | Virtio.STATUS_FAILED)) != 0
-                || index < 0 || index >= queues.size()) {
+        if (index < 0 || index >= queues.size()) {
             return;
         }
-        synchronized (this) {
-            if (!activated) {
+        // Held shared while the device works, so that a reset or an activation (which take it
+        // exclusively) never overlaps queue processing: once the driver reads status 0 after a
+        // reset, the device is done with the old rings (§4.1.4.3.2: the driver waits for that
+        // read before it reuses them).
+        processing.readLock().lock();
+        try {
+            int s = status.get();
+            if (!activated || (s & Virtio.STATUS_DRIVER_OK) == 0
+                    || (s & (Virtio.STATUS_DEVICE_NEEDS_RESET | Virtio.STATUS_FAILED)) != 0) {
                 return;
             }
-        }
-        if (queues.get(index).isActive()) {
-            device.processQueue(index);
+            if (queues.get(index).isActive()) {
+                device.processQueue(index);
+            }
+        } finally {
+            processing.readLock().unlock();
         }
     }
 
@@ -628,23 +645,33 @@ public final class VirtioPciDevice extends PciFunction {
     }
 
     private void activate() {
-        for (Virtqueue q : queues) {
-            if (q.isEnabled()) {
-                q.activate(memory, driverFeatures);
+        processing.writeLock().lock();
+        try {
+            for (Virtqueue q : queues) {
+                if (q.isEnabled()) {
+                    q.activate(memory, driverFeatures);
+                }
             }
+            device.activate(memory, queues, driverFeatures, interrupt);
+            activated = true;
+        } finally {
+            processing.writeLock().unlock();
         }
-        activated = true;
-        device.activate(memory, queues, driverFeatures, interrupt);
     }
 
     /** §4.1.4.3.1 / §2.4: writing 0 to device_status resets the device and the transport. */
     private void resetDevice() {
-        device.reset();
-        for (int i = 0; i < queues.size(); i++) {
-            queues.get(i).reset();
-            queueVectors.set(i, Virtio.MSI_NO_VECTOR);
+        processing.writeLock().lock();
+        try {
+            activated = false;
+            device.reset();
+            for (int i = 0; i < queues.size(); i++) {
+                queues.get(i).reset();
+                queueVectors.set(i, Virtio.MSI_NO_VECTOR);
+            }
+        } finally {
+            processing.writeLock().unlock();
         }
-        activated = false;
         driverFeatures = 0;
         unofferedAccepted = false;
         deviceFeatureSelect = 0;

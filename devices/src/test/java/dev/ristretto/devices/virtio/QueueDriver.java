@@ -76,6 +76,8 @@ final class QueueDriver {
     void offer(int head) {
         memory.writeShort(GuestAddress.of(avail + 4 + 2L * (availIdx % size)), (short) head);
         availIdx = (availIdx + 1) & 0xffff;
+        // Like virtio_wmb() in Linux: the entry must be visible before the index publishing it.
+        java.lang.invoke.VarHandle.releaseFence();
         memory.writeShort(GuestAddress.of(avail + 2), (short) availIdx);
     }
 

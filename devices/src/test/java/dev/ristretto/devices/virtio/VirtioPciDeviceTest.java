@@ -43,7 +43,7 @@ class VirtioPciDeviceTest {
 
     @BeforeEach
     void setUp() {
-        arena = Arena.ofConfined();
+        arena = Arena.ofShared(); // the concurrency test touches RAM from several threads
         ring = new QueueDriver(arena, 16);
         // Deterministic "entropy": 0, 1, 2, ... so the test can check which bytes went where.
         rng = new VirtioRng(buf -> {
@@ -452,5 +452,52 @@ class VirtioPciDeviceTest {
         notifyQueue0();
         assertEquals(0, ring.usedIdx());
         assertEquals(0, rng.bytesProvided());
+    }
+
+    @Test
+    void notificationsFromAnotherThreadRaceRegisterTrafficWithoutDeadlockOrLoss() throws Exception {
+        setUpQueueAndGo(ALL, Virtio.MSI_NO_VECTOR);
+        for (int i = 0; i < ring.size; i++) {
+            ring.descriptor(i, BUF + 0x40L * i, 0x40, Virtqueue.DESC_F_WRITE, 0);
+        }
+        java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+        // An "ioeventfd thread" notifying as fast as it can while this "vCPU" offers buffers,
+        // reads registers and takes interrupts.
+        Thread notifier = Thread.ofPlatform().name("ioeventfd-test").start(() -> {
+            while (!stop.get()) {
+                dev.notifyQueue(0);
+            }
+        });
+        try {
+            org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(java.time.Duration.ofSeconds(20), () -> {
+                int offered = 0;
+                for (int round = 0; round < 2000; round++) {
+                    // Keep at most size chains outstanding, as a driver must.
+                    while (offered - ring.usedIdx() < ring.size && offered < 20_000) {
+                        ring.offer(offered % ring.size);
+                        offered++;
+                    }
+                    barRead(VirtioPciDevice.ISR_OFFSET, 1);
+                    common(VirtioPciDevice.QUEUE_SELECT, 0, 2);
+                    common(VirtioPciDevice.QUEUE_SIZE, 2);
+                }
+                final int total = offered;
+                while (ring.usedIdx() != (total & 0xffff)) {
+                    Thread.onSpinWait();
+                }
+                // Reset while the notifier keeps going: afterwards nothing touches the rings.
+                status(0);
+                assertEquals(0, status());
+                int usedAfterReset = ring.usedIdx();
+                ring.offer(0);
+                Thread.sleep(20);
+                assertEquals(usedAfterReset, ring.usedIdx());
+            });
+        } finally {
+            stop.set(true);
+            notifier.join();
+        }
+        assertEquals(0, dev.violations());
+        assertTrue(ring.guardsIntact());
     }
 }
