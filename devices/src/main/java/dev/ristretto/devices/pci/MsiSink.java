@@ -14,6 +14,15 @@ public interface MsiSink {
     /** Sends {@code message}, the current table entry of {@code vector}. */
     void signal(int vector, MsiMessage message);
 
+    /**
+     * The guest rewrote table entry {@code vector}'s address or data. A machine that pre-routes
+     * each vector to a GSI (irqfd) updates that route here, before the next {@link #signal};
+     * one that sends each message on its own (KVM_SIGNAL_MSI) needs nothing. Called outside
+     * the capability's lock, on the vCPU thread that wrote the table.
+     */
+    default void messageChanged(int vector, MsiMessage message) {
+    }
+
     /** A sink connected to nothing. */
     MsiSink NONE = (vector, message) -> { };
 }

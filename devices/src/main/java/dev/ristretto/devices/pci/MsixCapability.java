@@ -213,6 +213,8 @@ public final class MsixCapability {
      * vector sends its message.
      */
     public void writeTable(long offset, byte[] data) {
+        int firstChanged = Integer.MAX_VALUE;
+        int lastChanged = -1;
         synchronized (this) {
             for (int i = 0; i < data.length; i++) {
                 long at = offset + i;
@@ -222,10 +224,18 @@ public final class MsixCapability {
                     if (entryByte == 12) {
                         table[(int) at] = (byte) (data[i] & VECTOR_CONTROL_MASK);
                     } else if (entryByte < 12) {
+                        if (table[(int) at] != data[i]) {
+                            int vector = (int) (at / ENTRY_SIZE);
+                            firstChanged = Math.min(firstChanged, vector);
+                            lastChanged = Math.max(lastChanged, vector);
+                        }
                         table[(int) at] = data[i];
                     }
                 }
             }
+        }
+        for (int v = firstChanged; v <= lastChanged; v++) {
+            sink.messageChanged(v, message(v));
         }
         deliverPending();
     }

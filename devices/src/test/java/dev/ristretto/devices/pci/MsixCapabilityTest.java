@@ -13,6 +13,7 @@ import org.junit.jupiter.api.Test;
 class MsixCapabilityTest {
 
     private final List<String> sent = new ArrayList<>();
+    private final List<String> routes = new ArrayList<>();
     private PciConfigSpace config;
     private MsixCapability msix;
     private int cap;
@@ -20,8 +21,17 @@ class MsixCapabilityTest {
     @BeforeEach
     void setUp() {
         config = new PciConfigSpace(0x1af4, 0x1044, 1, 0xff0000, 0x1af4, 0x40, 1);
-        msix = new MsixCapability(3, 0, 0x4000, 0, 0x5000,
-                (vector, m) -> sent.add(vector + ":" + Long.toHexString(m.address()) + "=" + Integer.toHexString(m.data())));
+        msix = new MsixCapability(3, 0, 0x4000, 0, 0x5000, new MsiSink() {
+            @Override
+            public void signal(int vector, MsiMessage m) {
+                sent.add(vector + ":" + Long.toHexString(m.address()) + "=" + Integer.toHexString(m.data()));
+            }
+
+            @Override
+            public void messageChanged(int vector, MsiMessage m) {
+                routes.add(vector + ":" + Long.toHexString(m.address()) + "=" + Integer.toHexString(m.data()));
+            }
+        });
         cap = msix.install(config);
     }
 
@@ -140,5 +150,15 @@ class MsixCapabilityTest {
         assertTrue(msix.isMasked(0));
         assertFalse(msix.isEnabled());
         assertEquals(new MsiMessage(0, 0), msix.message(0));
+    }
+
+    @Test
+    void rewritingAnEntryReportsTheNewMessageForRouting() {
+        program(1, 0xfee0_1000L, 0x51);
+        assertEquals(List.of("1:fee01000=0", "1:fee01000=51"), routes, "address qword, then data");
+        routes.clear();
+        program(1, 0xfee0_1000L, 0x51);
+        mask(1, false);
+        assertEquals(List.of(), routes, "same values and mask changes need no new route");
     }
 }
