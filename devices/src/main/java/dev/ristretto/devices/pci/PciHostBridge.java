@@ -6,10 +6,10 @@ package dev.ristretto.devices.pci;
  * root bus (it is what lspci shows as the host bridge); the bus itself is served by
  * {@link PciRoot}.
  *
- * <p>IDs: 1b36:0008 is the identifier Red Hat assigned to a generic PCIe host bridge (QEMU's
- * docs/specs/pci-ids.rst lists it as "PCIe host bridge"). No Linux driver or quirk matches it,
- * which is what we want: the kernel treats it as a plain host bridge. An Intel chipset ID would
- * invite chipset quirks that do not apply.
+ * <p>IDs: 1b36:0008 is Red Hat's ID for a generic virtual PCIe host bridge (allocated in QEMU's
+ * docs/specs/pci-ids.rst; QEMU's gpex host and several other VMMs present it). No Linux driver
+ * or quirk matches it, which is what we want: the kernel treats it as a plain host bridge. An
+ * Intel chipset ID would invite chipset quirks that do not apply.
  */
 public final class PciHostBridge extends PciFunction {
 
