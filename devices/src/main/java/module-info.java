@@ -6,6 +6,8 @@ module ristretto.devices {
     exports dev.ristretto.devices.acpi;
     exports dev.ristretto.devices.i8042;
     exports dev.ristretto.devices.legacy;
+    exports dev.ristretto.devices.pci;
     exports dev.ristretto.devices.rtc;
     exports dev.ristretto.devices.serial;
+    exports dev.ristretto.devices.virtio;
 }
