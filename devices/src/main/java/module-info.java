@@ -10,4 +10,6 @@ module ristretto.devices {
     exports dev.ristretto.devices.rtc;
     exports dev.ristretto.devices.serial;
     exports dev.ristretto.devices.virtio;
+    exports dev.ristretto.devices.virtio.block;
+    exports dev.ristretto.devices.virtio.net;
 }
