@@ -33,7 +33,8 @@ import picocli.CommandLine.TypeConversionException;
         })
 public final class RunCommand implements Callable<Integer> {
 
-    @Option(names = "--kernel", paramLabel = "FILE", description = "Linux kernel image (bzImage).")
+    @Option(names = "--kernel", paramLabel = "FILE",
+            description = "Kernel: a bzImage, or an ELF vmlinux (booted through PVH when it has the PVH note).")
     Path kernel;
 
     @Option(names = "--initrd", paramLabel = "FILE", description = "Initial ramdisk (initramfs) to load.")
@@ -66,6 +67,11 @@ public final class RunCommand implements Callable<Integer> {
             description = "Write the generated ACPI tables to DIR (DSDT.aml, APIC.dat, …) before booting.")
     Path dumpAcpi;
 
+    @Option(names = "--boot-protocol", paramLabel = "linux|pvh",
+            description = "Force the boot protocol; by default a bzImage boots through its 64-bit entry, an ELF"
+                    + " vmlinux with a PVH note through PVH, any other ELF through its 64-bit entry.")
+    String bootProtocol;
+
     @Option(names = "--config", paramLabel = "FILE",
             description = "JSON file holding any of these options; options given here override it.")
     Path config;
@@ -91,7 +97,7 @@ public final class RunCommand implements Callable<Integer> {
     MachineConfig effectiveConfig() {
         MachineConfig base = config != null ? ConfigFiles.read(config) : MachineConfig.empty();
         MachineConfig given = new MachineConfig(abs(kernel), abs(initrd), append, memory, cpus, serial, onReboot, acpi,
-                abs(dumpAcpi));
+                abs(dumpAcpi), bootProtocol);
         return base.overriddenBy(given).withDefaults();
     }
 

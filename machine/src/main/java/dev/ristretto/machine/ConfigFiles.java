@@ -75,7 +75,8 @@ public final class ConfigFiles {
         MachineConfig c = fromJson(text, file.toString());
         Path dir = file.toAbsolutePath().getParent();
         return new MachineConfig(resolve(dir, c.kernel()), resolve(dir, c.initrd()), c.append(), c.memory(),
-                c.cpus(), resolveSerial(dir, c.serial()), c.onReboot(), c.acpi(), resolve(dir, c.dumpAcpi()));
+                c.cpus(), resolveSerial(dir, c.serial()), c.onReboot(), c.acpi(), resolve(dir, c.dumpAcpi()),
+                c.bootProtocol());
     }
 
     private static Path resolve(Path dir, Path p) {

@@ -1,18 +1,11 @@
 package dev.ristretto.machine;
 
-import dev.ristretto.firmware.BzImage;
-import dev.ristretto.firmware.FirmwareException;
-import dev.ristretto.firmware.Initrd;
-import dev.ristretto.firmware.LinuxBoot;
-import dev.ristretto.firmware.LinuxBootPlan;
-import dev.ristretto.firmware.MemoryLayout;
 import dev.ristretto.vmm.host.HostMemoryException;
 import dev.ristretto.vmm.kvm.CpuidEntry;
 import dev.ristretto.vmm.kvm.Kvm;
 import dev.ristretto.vmm.kvm.KvmException;
 import dev.ristretto.vmm.kvm.KvmUnavailableException;
 import java.util.List;
-import java.util.Optional;
 
 /**
  * Runs a machine from a validated {@link MachineConfig} until the guest powers off, reboots
@@ -30,10 +23,7 @@ public final class Machine {
     /** Boots and runs the machine; returns how it ended. Setup failures throw {@link SetupException}. */
     public static MachineExit run(MachineConfig config) {
         PlatformTables tables = PlatformTables.build(config.cpus(), config.acpi());
-        LinuxBootPlan plan = plan(config);
-        if (tables.rsdp().isPresent()) {
-            plan = plan.withAcpiRsdp(tables.rsdp().get());
-        }
+        GuestBoot boot = GuestBoot.plan(config, tables.rsdp());
         if (config.dumpAcpi() != null) {
             tables.dump(config.dumpAcpi());
         }
@@ -48,7 +38,7 @@ public final class Machine {
             try (HostConsole console = HostConsole.open(config.serial())) {
                 while (true) {
                     MachineExit exit;
-                    try (VmInstance vm = VmInstance.boot(kvm, config, plan, tables, cpuid, console);
+                    try (VmInstance vm = VmInstance.boot(kvm, config, boot, tables, cpuid, console);
                          SignalStop ignored = SignalStop.install(vm, console)) {
                         exit = vm.awaitExit();
                     }
@@ -93,18 +83,6 @@ public final class Machine {
             } catch (IllegalStateException e) {
                 // The JVM is already shutting down: the hook is running or has run.
             }
-        }
-    }
-
-    /** Parses the kernel and initrd and places everything in guest RAM; no KVM involved. */
-    static LinuxBootPlan plan(MachineConfig config) {
-        try {
-            BzImage kernel = BzImage.load(config.kernel());
-            Optional<Initrd> initrd = Optional.ofNullable(config.initrd()).map(Initrd::of);
-            MemoryLayout layout = MemoryLayout.forRam(config.memory().bytes());
-            return LinuxBoot.plan(layout, kernel, initrd, config.append());
-        } catch (FirmwareException e) {
-            throw new SetupException(SetupException.Kind.USAGE, e.getMessage(), e);
         }
     }
 }

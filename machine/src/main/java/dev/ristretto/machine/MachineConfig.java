@@ -4,6 +4,7 @@ import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 import com.fasterxml.jackson.databind.annotation.JsonSerialize;
 import com.fasterxml.jackson.databind.ser.std.ToStringSerializer;
+import dev.ristretto.firmware.elf.BootProtocol;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -14,7 +15,8 @@ import java.nio.file.Path;
  * without touching KVM.
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
-@JsonPropertyOrder({"kernel", "initrd", "append", "memory", "cpus", "serial", "onReboot", "acpi", "dumpAcpi"})
+@JsonPropertyOrder({"kernel", "initrd", "append", "memory", "cpus", "serial", "onReboot", "acpi", "dumpAcpi",
+        "bootProtocol"})
 public record MachineConfig(
         @JsonSerialize(using = ToStringSerializer.class) Path kernel,
         @JsonSerialize(using = ToStringSerializer.class) Path initrd,
@@ -24,7 +26,8 @@ public record MachineConfig(
         SerialConfig serial,
         OnReboot onReboot,
         Boolean acpi,
-        @JsonSerialize(using = ToStringSerializer.class) Path dumpAcpi) {
+        @JsonSerialize(using = ToStringSerializer.class) Path dumpAcpi,
+        String bootProtocol) {
 
     public static final MemorySize DEFAULT_MEMORY = MemorySize.ofMiB(512);
     /** Without console=ttyS0 a kernel writes to a VGA console this machine does not have. */
@@ -35,7 +38,7 @@ public record MachineConfig(
     public static final int MAX_CPUS = 254;
 
     public static MachineConfig empty() {
-        return new MachineConfig(null, null, null, null, null, null, null, null, null);
+        return new MachineConfig(null, null, null, null, null, null, null, null, null, null);
     }
 
     /** This configuration with every non-null field of {@code o} taking precedence. */
@@ -49,7 +52,8 @@ public record MachineConfig(
                 o.serial != null ? o.serial : serial,
                 o.onReboot != null ? o.onReboot : onReboot,
                 o.acpi != null ? o.acpi : acpi,
-                o.dumpAcpi != null ? o.dumpAcpi : dumpAcpi);
+                o.dumpAcpi != null ? o.dumpAcpi : dumpAcpi,
+                o.bootProtocol != null ? o.bootProtocol : bootProtocol);
     }
 
     /** Fills every field the user left out with Ristretto's default. */
@@ -61,7 +65,8 @@ public record MachineConfig(
                 serial != null ? serial : SerialConfig.STDIO,
                 onReboot != null ? onReboot : OnReboot.EXIT,
                 acpi != null ? acpi : Boolean.TRUE,
-                dumpAcpi);
+                dumpAcpi,
+                bootProtocol);
     }
 
     /**
@@ -86,6 +91,13 @@ public record MachineConfig(
         }
         if (cpus < 1 || cpus > MAX_CPUS) {
             throw SetupException.usage("cpus " + cpus + " is out of range: use --cpus between 1 and " + MAX_CPUS);
+        }
+        if (bootProtocol != null) {
+            try {
+                BootProtocol.fromCliName(bootProtocol);
+            } catch (IllegalArgumentException e) {
+                throw SetupException.usage(e.getMessage() + " (--boot-protocol)");
+            }
         }
         if (append.indexOf('\0') >= 0 || append.indexOf('\n') >= 0) {
             throw SetupException.usage("the kernel command line (--append) must be one line without NUL bytes");

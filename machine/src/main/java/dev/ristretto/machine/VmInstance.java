@@ -1,18 +1,12 @@
 package dev.ristretto.machine;
 
-import dev.ristretto.firmware.BootCpuState;
-import dev.ristretto.firmware.LinuxBootPlan;
 import dev.ristretto.firmware.Layout;
 import dev.ristretto.firmware.MemoryLayout;
 import dev.ristretto.vmm.device.Bus;
 import dev.ristretto.vmm.device.PowerControl;
 import dev.ristretto.vmm.host.HostMemory;
 import dev.ristretto.vmm.kvm.CpuidEntry;
-import dev.ristretto.vmm.kvm.DescriptorTable;
 import dev.ristretto.vmm.kvm.Kvm;
-import dev.ristretto.vmm.kvm.Regs;
-import dev.ristretto.vmm.kvm.Segment;
-import dev.ristretto.vmm.kvm.Sregs;
 import dev.ristretto.vmm.kvm.VcpuFd;
 import dev.ristretto.vmm.kvm.VmFd;
 import dev.ristretto.vmm.memory.GuestMemory;
@@ -47,11 +41,11 @@ final class VmInstance implements AutoCloseable {
     }
 
     /** Creates and starts the VM. On failure everything created so far is released. */
-    static VmInstance boot(Kvm kvm, MachineConfig config, LinuxBootPlan plan, PlatformTables tables,
+    static VmInstance boot(Kvm kvm, MachineConfig config, GuestBoot boot, PlatformTables tables,
                            List<CpuidEntry> cpuid, HostConsole console) {
         VmInstance vmi = new VmInstance();
         try {
-            vmi.build(kvm, config, plan, tables, cpuid, console);
+            vmi.build(kvm, config, boot, tables, cpuid, console);
             return vmi;
         } catch (RuntimeException | Error e) {
             vmi.close();
@@ -59,7 +53,7 @@ final class VmInstance implements AutoCloseable {
         }
     }
 
-    private void build(Kvm kvm, MachineConfig config, LinuxBootPlan plan, PlatformTables tables,
+    private void build(Kvm kvm, MachineConfig config, GuestBoot boot, PlatformTables tables,
                        List<CpuidEntry> cpuid, HostConsole console) {
         // 1. The VM and the two pages KVM on Intel needs in the MMIO hole (api.rst §4.39, §4.51).
         vm = kvm.createVm();
@@ -69,7 +63,7 @@ final class VmInstance implements AutoCloseable {
         vm.createIrqchip();
         vm.createPit2();
         // 3. Guest RAM, split around the 32-bit MMIO hole, one memory slot per range.
-        MemoryLayout layout = plan.memory();
+        MemoryLayout layout = boot.memory();
         hostMemory = HostMemory.mapAnonymous(layout.ramRanges());
         GuestMemory memory = hostMemory.guestMemory();
         int slot = 0;
@@ -84,8 +78,8 @@ final class VmInstance implements AutoCloseable {
         Bus mmio = Bus.builder("mmio").build();
         // 5. Firmware: ACPI and MP tables; kernel, initrd, cmdline, zero page, page tables, GDT.
         tables.writeTo(memory);
-        plan.writeTo(memory);
-        // 6. vCPUs. The BSP starts at the kernel's 64-bit entry; APs wait for INIT/SIPI in the
+        boot.writer().accept(memory);
+        // 6. vCPUs. The BSP starts at the kernel's entry point; APs wait for INIT/SIPI in the
         //    in-kernel LAPIC (KVM starts non-BSP vCPUs in KVM_MP_STATE_UNINITIALIZED).
         int n = config.cpus();
         for (int i = 0; i < n; i++) {
@@ -93,33 +87,12 @@ final class VmInstance implements AutoCloseable {
             vcpus.add(vcpu);
             VcpuSetup.configure(vcpu, cpuid, i, n);
         }
-        enterLongMode(vcpus.get(0), plan.entry());
+        boot.enter(vcpus.get(0));
         // 7. Run.
         runner = new VcpuRunner(vcpus, io, mmio, memory, this::onTermination);
         console.attachInput(devices.com1(), () -> finish(new MachineExit(MachineExit.Reason.STOPPED, 0,
                 "stopped by Ctrl-A x", "")));
         runner.start();
-    }
-
-    /** The BSP's registers for the Linux 64-bit boot protocol (boot.rst "64-bit BOOT PROTOCOL"). */
-    static void enterLongMode(VcpuFd bsp, BootCpuState s) {
-        Sregs sregs = bsp.getSregs()
-                .withCs(segment(s.cs()))
-                .withDataSegments(segment(s.ds()))
-                .withTr(segment(s.tr()))
-                .withGdt(new DescriptorTable(s.gdt().base().value(), s.gdt().limit()))
-                .withIdt(new DescriptorTable(s.idt().base().value(), s.idt().limit()))
-                .withCr0(s.cr0())
-                .withCr3(s.cr3())
-                .withCr4(s.cr4())
-                .withEfer(s.efer());
-        bsp.setSregs(sregs);
-        bsp.setRegs(Regs.initial().withRip(s.rip()).withRsp(s.rsp()).withRsi(s.rsi()).withRflags(s.rflags()));
-    }
-
-    static Segment segment(dev.ristretto.firmware.Segment f) {
-        return new Segment(f.base(), (int) f.limit(), f.selector(), f.type(), f.present(), f.dpl(), f.db(), f.s(),
-                f.l(), f.g(), f.avl(), false);
     }
 
     private PowerControl powerControl(MachineConfig config) {
