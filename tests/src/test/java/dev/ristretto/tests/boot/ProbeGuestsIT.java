@@ -67,7 +67,7 @@ class ProbeGuestsIT {
 
     /** The probes' checksum: little-endian 32-bit words, the last one zero-padded, summed mod 2^32. */
     static int sum32(byte[] data) {
-        ByteBuffer b = ByteBuffer.allocate((data.length + 3) & ~3).order(ByteOrder.LITTLE_ENDIAN).put(data).flip();
+        ByteBuffer b = ByteBuffer.wrap(java.util.Arrays.copyOf(data, (data.length + 3) & ~3)).order(ByteOrder.LITTLE_ENDIAN);
         int sum = 0;
         while (b.hasRemaining()) {
             sum += b.getInt();
