@@ -3,7 +3,6 @@ package dev.ristretto.vmm.irq;
 import dev.ristretto.vmm.host.EventFd;
 import dev.ristretto.vmm.kvm.Capability;
 import dev.ristretto.vmm.kvm.GsiRoute;
-import dev.ristretto.vmm.kvm.KvmException;
 import dev.ristretto.vmm.kvm.KvmUnavailableException;
 import dev.ristretto.vmm.kvm.VmFd;
 import java.util.ArrayList;
@@ -177,8 +176,8 @@ public final class MsiRoutes implements AutoCloseable {
         GsiRoute.Msi previous = msiRoutes.put(irq.gsi, route);
         try {
             backend.setGsiRouting(table(msiRoutes));
-        } catch (KvmException | IllegalArgumentException e) {
-            // KVM kept the old table: keep ours in step with it.
+        } catch (RuntimeException e) {
+            // KVM kept the old table (KVM_SET_GSI_ROUTING is all or nothing): keep ours in step.
             if (previous == null) {
                 msiRoutes.remove(irq.gsi);
             } else {

@@ -6,12 +6,16 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ristretto.vmm.device.Bus;
+import dev.ristretto.vmm.host.EventFd;
+import dev.ristretto.vmm.host.IoEventWorker;
+import dev.ristretto.vmm.kvm.IoEventSpace;
 import dev.ristretto.vmm.kvm.Capability;
 import dev.ristretto.vmm.kvm.GsiRoute;
 import dev.ristretto.vmm.kvm.VcpuExit;
 import dev.ristretto.vmm.memory.GuestAddress;
 import java.time.Duration;
 import java.util.List;
+import java.util.OptionalLong;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Assumptions;
@@ -121,6 +125,39 @@ class MsiIT {
             Assumptions.assumeTrue(g.kvm.has(Capability.SIGNAL_MSI), "this host's KVM lacks KVM_CAP_SIGNAL_MSI");
             // Physical destination APIC ID 5: this VM has only APIC ID 0.
             assertFalse(g.vm.signalMsi(0xfee0_5000L, MSI_DATA));
+        }
+    }
+
+    /**
+     * The whole virtio notification path with no exit to userspace on the vCPU: the guest rings
+     * a doorbell (ioeventfd), a device worker thread wakes on it and raises an MSI (irqfd), and
+     * the guest's handler runs. The doorbell port lies inside the logged range, so an exit for
+     * it would show up in the log.
+     */
+    @Test
+    void doorbellToWorkerToInterruptRoundTrip() throws Exception {
+        try (IrqGuest g = interruptibleGuest(); EventFd doorbell = EventFd.createNonBlocking();
+             IoEventWorker worker = new IoEventWorker("msi-it-worker")) {
+            for (Capability c : List.of(Capability.IOEVENTFD, Capability.IRQFD, Capability.IRQ_ROUTING)) {
+                Assumptions.assumeTrue(g.kvm.has(c), "this host's KVM lacks " + c.headerName());
+            }
+            try (MsiRoutes routes = MsiRoutes.create(g.vm)) {
+                MsiRoutes.Interrupt irq = routes.allocate();
+                irq.update(MSI_ADDRESS, MSI_DATA);
+                g.vm.registerIoEvent(doorbell, IoEventSpace.PIO, 0x3fa, 1, OptionalLong.empty());
+                worker.register(doorbell, irq::trigger);
+                worker.start();
+                // 0x1000: mov dx, 0x3fa ; out dx, al (doorbell) ; sti ; 1: hlt ; jmp 1b
+                g.load(IrqGuest.CODE, "ba fa 03  ee  fb  f4  eb fd");
+                IrqGuest.Log ports = new IrqGuest.Log();
+                Bus io = Bus.builder("io").insert(0x3f8, 8, "test-ports", ports).build();
+                VcpuExit exit = g.run(io, Bus.builder("mmio").build(),
+                        e -> e instanceof VcpuExit.IoOut out && out.port() == 0x3f8, LIMIT);
+                VcpuExit.IoOut out = assertInstanceOf(VcpuExit.IoOut.class, exit);
+                assertEquals(VECTOR, out.data()[0]);
+                assertEquals(List.of(), ports.entries, "the doorbell write exited to userspace");
+                assertEquals(0, worker.callbackFailures());
+            }
         }
     }
 }
