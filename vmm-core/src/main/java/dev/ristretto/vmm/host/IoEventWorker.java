@@ -107,9 +107,10 @@ public final class IoEventWorker implements AutoCloseable {
     }
 
     /**
-     * Stops watching {@code eventFd}. Its callback is not started again once this returns; one
-     * already running on the worker thread may still be finishing (callers that must know wait
-     * for their own in-flight work, as the virtio transport does on reset).
+     * Stops watching {@code eventFd}: once this returns, no new signal of it runs the callback.
+     * A dispatch the worker had already begun may still run it once, or be running (callers
+     * that must know wait for their own in-flight work, as the virtio transport does on reset).
+     * Unregister before closing the eventfd.
      */
     public void unregister(EventFd eventFd) {
         synchronized (fdLock) {

@@ -142,7 +142,7 @@ public final class VmFd extends Ioctl {
         if (length == 0 && datamatch.isPresent()) {
             throw new IllegalArgumentException("an ioeventfd of length 0 (any length) cannot match data");
         }
-        if (space == IoEventSpace.PIO && (address < 0 || address + length > 0x10000)) {
+        if (space == IoEventSpace.PIO && (address < 0 || address > 0xffff || address + length > 0x10000)) {
             throw new IllegalArgumentException("I/O port range 0x" + Long.toHexString(address) + "+" + length
                     + " is outside 0..0xffff");
         }

@@ -93,6 +93,10 @@ class IoEventFdIT {
                     () -> g.vm.registerIoEvent(e, IoEventSpace.MMIO, 0x20000, 0, OptionalLong.of(1)));
             assertThrows(IllegalArgumentException.class,
                     () -> g.vm.registerIoEvent(e, IoEventSpace.PIO, 0xffff, 2, OptionalLong.empty()));
+            assertThrows(IllegalArgumentException.class,
+                    () -> g.vm.registerIoEvent(e, IoEventSpace.PIO, 0x10000, 0, OptionalLong.empty()));
+            assertThrows(IllegalArgumentException.class,
+                    () -> g.vm.registerIoEvent(e, IoEventSpace.MMIO, -4, 8, OptionalLong.empty()));
             IllegalArgumentException wide = assertThrows(IllegalArgumentException.class,
                     () -> g.vm.registerIoEvent(e, IoEventSpace.PIO, 0x600, 2, OptionalLong.of(0x10000)));
             assertEquals("datamatch 0x10000 does not fit in a 2-byte write", wide.getMessage());
