@@ -10,4 +10,5 @@ module ristretto.vmm.core {
     exports dev.ristretto.vmm.kvm;
     exports dev.ristretto.vmm.host;
     exports dev.ristretto.vmm.vcpu;
+    exports dev.ristretto.vmm.irq;
 }

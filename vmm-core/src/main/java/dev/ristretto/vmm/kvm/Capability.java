@@ -15,10 +15,21 @@ public enum Capability {
     SET_TSS_ADDR(4),
     /** KVM_GET_SUPPORTED_CPUID / KVM_SET_CPUID2. */
     EXT_CPUID(7),
+    /**
+     * KVM_SET_GSI_ROUTING (api.rst §4.52); KVM_CHECK_EXTENSION answers the number of routes a VM
+     * may have (KVM_MAX_IRQ_ROUTES), which also bounds the GSI numbers.
+     */
+    IRQ_ROUTING(25),
+    /** KVM_IRQFD (api.rst §4.75): an eventfd write injects an interrupt without a vCPU exit. */
+    IRQFD(32),
     /** KVM_CREATE_PIT2 with flags (KVM_PIT_SPEAKER_DUMMY). */
     PIT2(33),
+    /** KVM_IOEVENTFD (api.rst §4.59): guest doorbell writes signal an eventfd inside KVM. */
+    IOEVENTFD(36),
     /** KVM_SET_IDENTITY_MAP_ADDR (api.rst §4.51). */
     SET_IDENTITY_MAP_ADDR(37),
+    /** KVM_SIGNAL_MSI (api.rst §4.113): inject one MSI message directly. */
+    SIGNAL_MSI(77),
     /** kvm_run.immediate_exit: the race-free way to kick a vCPU out of KVM_RUN (api.rst §5). */
     IMMEDIATE_EXIT(136);
 

@@ -120,6 +120,39 @@ final class KvmAbi {
     static final StructLayout PIT_CONFIG = structLayout(
             JAVA_INT.withName("flags"), sequenceLayout(15, JAVA_INT).withName("pad")).withName("kvm_pit_config");
 
+    /** api.rst §4.59: a doorbell address whose guest writes signal an eventfd inside KVM. */
+    static final StructLayout IOEVENTFD = structLayout(
+            JAVA_LONG.withName("datamatch"), JAVA_LONG.withName("addr"), JAVA_INT.withName("len"),
+            JAVA_INT.withName("fd"), JAVA_INT.withName("flags"), sequenceLayout(36, JAVA_BYTE).withName("pad"))
+            .withName("kvm_ioeventfd");
+
+    /** api.rst §4.75: an eventfd whose writes inject GSI {@code gsi}. */
+    static final StructLayout IRQFD = structLayout(
+            JAVA_INT.withName("fd"), JAVA_INT.withName("gsi"), JAVA_INT.withName("flags"),
+            JAVA_INT.withName("resamplefd"), sequenceLayout(16, JAVA_BYTE).withName("pad")).withName("kvm_irqfd");
+
+    /** api.rst §4.52: the header of KVM_SET_GSI_ROUTING's argument; {@code nr} entries follow it. */
+    static final StructLayout IRQ_ROUTING_HEADER = structLayout(
+            JAVA_INT.withName("nr"), JAVA_INT.withName("flags")).withName("kvm_irq_routing");
+
+    /** One routing entry: a fixed header and a 32-byte union ({@link #ROUTE_IRQCHIP} or {@link #ROUTE_MSI}). */
+    static final StructLayout IRQ_ROUTING_ENTRY = structLayout(
+            JAVA_INT.withName("gsi"), JAVA_INT.withName("type"), JAVA_INT.withName("flags"), JAVA_INT.withName("pad"),
+            sequenceLayout(8, JAVA_INT).withName("u")).withName("kvm_irq_routing_entry");
+
+    static final StructLayout ROUTE_IRQCHIP = structLayout(
+            JAVA_INT.withName("irqchip"), JAVA_INT.withName("pin")).withName("kvm_irq_routing_irqchip");
+
+    static final StructLayout ROUTE_MSI = structLayout(
+            JAVA_INT.withName("address_lo"), JAVA_INT.withName("address_hi"), JAVA_INT.withName("data"),
+            JAVA_INT.withName("pad")).withName("kvm_irq_routing_msi");
+
+    /** api.rst §4.113 KVM_SIGNAL_MSI. */
+    static final StructLayout MSI = structLayout(
+            JAVA_INT.withName("address_lo"), JAVA_INT.withName("address_hi"), JAVA_INT.withName("data"),
+            JAVA_INT.withName("flags"), JAVA_INT.withName("devid"), sequenceLayout(12, JAVA_BYTE).withName("pad"))
+            .withName("kvm_msi");
+
     // ---- struct kvm_run (api.rst §5 "The kvm_run structure") ----
     /** The exit-specific union starts here, after the fixed header. */
     static final long RUN_EXIT_UNION = 32;
@@ -170,7 +203,11 @@ final class KvmAbi {
     static final long KVM_SET_IDENTITY_MAP_ADDR = iow(0x48, JAVA_LONG);
     static final long KVM_CREATE_IRQCHIP = io(0x60);
     static final long KVM_IRQ_LINE = iow(0x61, IRQ_LEVEL);
+    static final long KVM_SET_GSI_ROUTING = iow(0x6a, IRQ_ROUTING_HEADER);
+    static final long KVM_IRQFD = iow(0x76, IRQFD);
     static final long KVM_CREATE_PIT2 = iow(0x77, PIT_CONFIG);
+    static final long KVM_IOEVENTFD = iow(0x79, IOEVENTFD);
+    static final long KVM_SIGNAL_MSI = iow(0xa5, MSI);
     static final long KVM_RUN = io(0x80);
     static final long KVM_GET_REGS = ior(0x81, REGS);
     static final long KVM_SET_REGS = iow(0x82, REGS);
@@ -190,6 +227,18 @@ final class KvmAbi {
     static final int KVM_CAP_MAX_VCPUS = 66;
 
     static final int KVM_PIT_SPEAKER_DUMMY = 1;
+
+    // ---- KVM_IOEVENTFD flags (api.rst §4.59) ----
+    static final int KVM_IOEVENTFD_FLAG_DATAMATCH = 1;
+    static final int KVM_IOEVENTFD_FLAG_PIO = 2;
+    static final int KVM_IOEVENTFD_FLAG_DEASSIGN = 4;
+
+    // ---- KVM_IRQFD flags (api.rst §4.75) ----
+    static final int KVM_IRQFD_FLAG_DEASSIGN = 1;
+
+    // ---- kvm_irq_routing_entry.type (api.rst §4.52) ----
+    static final int KVM_IRQ_ROUTING_IRQCHIP = 1;
+    static final int KVM_IRQ_ROUTING_MSI = 2;
 
     // ---- exit reasons ----
     static final int KVM_EXIT_UNKNOWN = 0;

@@ -5,10 +5,13 @@ import static dev.ristretto.vmm.kvm.KvmAbi.PIT_CONFIG;
 import static dev.ristretto.vmm.kvm.KvmAbi.USERSPACE_MEMORY_REGION;
 
 import dev.ristretto.vmm.device.IrqLine;
+import dev.ristretto.vmm.host.EventFd;
 import dev.ristretto.vmm.memory.GuestAddress;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.List;
+import java.util.OptionalLong;
 
 /** A KVM virtual machine (api.rst §4, "vm ioctls"). Close the vCPUs before the VM. */
 public final class VmFd extends Ioctl {
@@ -111,5 +114,145 @@ public final class VmFd extends Ioctl {
             dev.ristretto.vmm.sys.Libc.close(fd);
             throw e;
         }
+    }
+
+    /**
+     * KVM_IOEVENTFD (api.rst §4.59): a guest write of {@code length} bytes to {@code address}
+     * (and, with {@code datamatch}, of exactly that value) signals {@code eventfd} inside KVM and
+     * the vCPU carries on — no KVM_EXIT_IO / KVM_EXIT_MMIO reaches us. Length 0 matches a write
+     * of any length (and cannot have a datamatch); on MMIO it uses KVM's fast-MMIO bus.
+     * Registering the same address, length and datamatch twice fails with EEXIST.
+     */
+    public void registerIoEvent(EventFd eventfd, IoEventSpace space, long address, int length, OptionalLong datamatch) {
+        ioEvent(eventfd, space, address, length, datamatch, false);
+    }
+
+    /** Removes a doorbell registered with exactly these arguments (ENOENT when there is none). */
+    public void unregisterIoEvent(EventFd eventfd, IoEventSpace space, long address, int length, OptionalLong datamatch) {
+        ioEvent(eventfd, space, address, length, datamatch, true);
+    }
+
+    private void ioEvent(EventFd eventfd, IoEventSpace space, long address, int length, OptionalLong datamatch,
+            boolean deassign) {
+        // The kernel's own checks (virt/kvm/eventfd.c, kvm_assign_ioeventfd), made here so a
+        // mistake names the value instead of surfacing as a bare EINVAL.
+        if (length != 0 && length != 1 && length != 2 && length != 4 && length != 8) {
+            throw new IllegalArgumentException("ioeventfd length " + length + " is not 0, 1, 2, 4 or 8");
+        }
+        if (length == 0 && datamatch.isPresent()) {
+            throw new IllegalArgumentException("an ioeventfd of length 0 (any length) cannot match data");
+        }
+        if (space == IoEventSpace.PIO && (address < 0 || address > 0xffff || address + length > 0x10000)) {
+            throw new IllegalArgumentException("I/O port range 0x" + Long.toHexString(address) + "+" + length
+                    + " is outside 0..0xffff");
+        }
+        if (Long.compareUnsigned(address + length, address) < 0) {
+            throw new IllegalArgumentException("MMIO range 0x" + Long.toHexString(address) + "+" + length + " wraps around");
+        }
+        if (datamatch.isPresent() && length < 8 && (datamatch.getAsLong() >>> (8 * length)) != 0) {
+            // KVM compares the written value, zero-extended from length bytes: a wider value never matches.
+            throw new IllegalArgumentException("datamatch 0x" + Long.toHexString(datamatch.getAsLong())
+                    + " does not fit in a " + length + "-byte write");
+        }
+        int flags = (space == IoEventSpace.PIO ? KvmAbi.KVM_IOEVENTFD_FLAG_PIO : 0)
+                | (datamatch.isPresent() ? KvmAbi.KVM_IOEVENTFD_FLAG_DATAMATCH : 0)
+                | (deassign ? KvmAbi.KVM_IOEVENTFD_FLAG_DEASSIGN : 0);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment m = arena.allocate(KvmAbi.IOEVENTFD); // zeroed: pad must be 0
+            m.set(ValueLayout.JAVA_LONG, Structs.offset(KvmAbi.IOEVENTFD, "datamatch"), datamatch.orElse(0));
+            m.set(ValueLayout.JAVA_LONG, Structs.offset(KvmAbi.IOEVENTFD, "addr"), address);
+            m.set(ValueLayout.JAVA_INT, Structs.offset(KvmAbi.IOEVENTFD, "len"), length);
+            m.set(ValueLayout.JAVA_INT, Structs.offset(KvmAbi.IOEVENTFD, "fd"), eventfd.fd());
+            m.set(ValueLayout.JAVA_INT, Structs.offset(KvmAbi.IOEVENTFD, "flags"), flags);
+            call(KvmAbi.KVM_IOEVENTFD, "KVM_IOEVENTFD", m);
+        }
+    }
+
+    /**
+     * KVM_IRQFD (api.rst §4.75): every write to {@code eventfd} injects GSI {@code gsi} through
+     * the VM's routing table — for an MSI route, straight into the target LAPIC from the writing
+     * thread, without waking any VMM thread. Edge semantics only (no resample fd). Needs the
+     * in-kernel irqchip; binding one eventfd twice fails with EBUSY.
+     */
+    public void registerIrqFd(EventFd eventfd, int gsi) {
+        irqFd(eventfd, gsi, 0);
+    }
+
+    /** Unbinds an irqfd registered with the same eventfd and GSI. */
+    public void unregisterIrqFd(EventFd eventfd, int gsi) {
+        irqFd(eventfd, gsi, KvmAbi.KVM_IRQFD_FLAG_DEASSIGN);
+    }
+
+    private void irqFd(EventFd eventfd, int gsi, int flags) {
+        if (gsi < 0) {
+            throw new IllegalArgumentException("negative GSI " + gsi);
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment m = arena.allocate(KvmAbi.IRQFD);
+            m.set(ValueLayout.JAVA_INT, Structs.offset(KvmAbi.IRQFD, "fd"), eventfd.fd());
+            m.set(ValueLayout.JAVA_INT, Structs.offset(KvmAbi.IRQFD, "gsi"), gsi);
+            m.set(ValueLayout.JAVA_INT, Structs.offset(KvmAbi.IRQFD, "flags"), flags);
+            call(KvmAbi.KVM_IRQFD, "KVM_IRQFD", m);
+        }
+    }
+
+    /**
+     * KVM_SET_GSI_ROUTING (api.rst §4.52): replaces the VM's whole routing table with
+     * {@code routes} — every route KVM_CREATE_IRQCHIP installed is gone unless it is in the
+     * list (see dev.ristretto.vmm.irq.MsiRoutes, which keeps them). Irqfds follow the new table
+     * at once. Needs the in-kernel irqchip (EINVAL without it).
+     */
+    public void setGsiRouting(List<GsiRoute> routes) {
+        long entrySize = KvmAbi.IRQ_ROUTING_ENTRY.byteSize();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment m = arena.allocate(KvmAbi.IRQ_ROUTING_HEADER.byteSize() + routes.size() * entrySize, 8);
+            m.set(ValueLayout.JAVA_INT, Structs.offset(KvmAbi.IRQ_ROUTING_HEADER, "nr"), routes.size());
+            long union = Structs.offset(KvmAbi.IRQ_ROUTING_ENTRY, "u");
+            for (int i = 0; i < routes.size(); i++) {
+                MemorySegment e = m.asSlice(KvmAbi.IRQ_ROUTING_HEADER.byteSize() + i * entrySize, entrySize);
+                GsiRoute route = routes.get(i);
+                e.set(ValueLayout.JAVA_INT, Structs.offset(KvmAbi.IRQ_ROUTING_ENTRY, "gsi"), route.gsi());
+                switch (route) {
+                    case GsiRoute.Irqchip r -> {
+                        e.set(ValueLayout.JAVA_INT, Structs.offset(KvmAbi.IRQ_ROUTING_ENTRY, "type"),
+                                KvmAbi.KVM_IRQ_ROUTING_IRQCHIP);
+                        e.set(ValueLayout.JAVA_INT, union + Structs.offset(KvmAbi.ROUTE_IRQCHIP, "irqchip"), r.chip());
+                        e.set(ValueLayout.JAVA_INT, union + Structs.offset(KvmAbi.ROUTE_IRQCHIP, "pin"), r.pin());
+                    }
+                    case GsiRoute.Msi r -> {
+                        e.set(ValueLayout.JAVA_INT, Structs.offset(KvmAbi.IRQ_ROUTING_ENTRY, "type"),
+                                KvmAbi.KVM_IRQ_ROUTING_MSI);
+                        e.set(ValueLayout.JAVA_INT, union + Structs.offset(KvmAbi.ROUTE_MSI, "address_lo"), (int) r.address());
+                        e.set(ValueLayout.JAVA_INT, union + Structs.offset(KvmAbi.ROUTE_MSI, "address_hi"),
+                                (int) (r.address() >>> 32));
+                        e.set(ValueLayout.JAVA_INT, union + Structs.offset(KvmAbi.ROUTE_MSI, "data"), r.data());
+                    }
+                }
+            }
+            call(KvmAbi.KVM_SET_GSI_ROUTING, "KVM_SET_GSI_ROUTING", m);
+        }
+    }
+
+    /**
+     * KVM_SIGNAL_MSI (api.rst §4.113): injects one MSI message now, from the calling thread.
+     * Returns true when it was delivered, false when the guest blocked it (api.rst: "0 if guest
+     * blocked the MSI", e.g. no LAPIC matches the destination).
+     */
+    public boolean signalMsi(long address, int data) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment m = arena.allocate(KvmAbi.MSI);
+            m.set(ValueLayout.JAVA_INT, Structs.offset(KvmAbi.MSI, "address_lo"), (int) address);
+            m.set(ValueLayout.JAVA_INT, Structs.offset(KvmAbi.MSI, "address_hi"), (int) (address >>> 32));
+            m.set(ValueLayout.JAVA_INT, Structs.offset(KvmAbi.MSI, "data"), data);
+            return call(KvmAbi.KVM_SIGNAL_MSI, "KVM_SIGNAL_MSI", m) > 0;
+        }
+    }
+
+    /**
+     * KVM_CHECK_EXTENSION on the VM fd (api.rst §4.4, KVM_CAP_CHECK_EXTENSION_VM): the answer for
+     * this VM, e.g. the route limit for {@link Capability#IRQ_ROUTING}.
+     */
+    public int checkExtension(Capability capability) {
+        return call(KvmAbi.KVM_CHECK_EXTENSION, "KVM_CHECK_EXTENSION", capability.number());
     }
 }

@@ -38,6 +38,20 @@ public final class Libc {
     public static final int EFD_CLOEXEC = 0x80000;
     public static final int EFD_NONBLOCK = 0x800;
     public static final int TCSANOW = 0;
+    // sys/epoll.h (checked by LibcHeaderTest).
+    public static final int EPOLL_CLOEXEC = 0x80000;
+    public static final int EPOLLIN = 0x1;
+    public static final int EPOLL_CTL_ADD = 1;
+    public static final int EPOLL_CTL_DEL = 2;
+
+    /**
+     * x86-64 {@code struct epoll_event} is packed (glibc declares it {@code __EPOLL_PACKED} on
+     * x86-64 so the layout matches the 32-bit kernel ABI): events (u32) at 0, data (u64) at 4,
+     * 12 bytes in all. Getting this wrong would read each event's data 4 bytes off.
+     */
+    public static final long EPOLL_EVENT_SIZE = 12;
+    public static final long EPOLL_EVENT_EVENTS_OFFSET = 0;
+    public static final long EPOLL_EVENT_DATA_OFFSET = 4;
 
     /** glibc's {@code struct termios} on x86-64: 4 flag words, c_line, c_cc[32], 2 speeds. */
     public static final long TERMIOS_SIZE = 60;
@@ -80,6 +94,11 @@ public final class Libc {
     private static final MethodHandle TCGETATTR = errnoHandle("tcgetattr", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS));
     private static final MethodHandle TCSETATTR = errnoHandle("tcsetattr", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
     private static final MethodHandle ISATTY = errnoHandle("isatty", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    private static final MethodHandle EPOLL_CREATE1 = errnoHandle("epoll_create1", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    private static final MethodHandle EPOLL_CTL = errnoHandle("epoll_ctl",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
+    private static final MethodHandle EPOLL_WAIT = errnoHandle("epoll_wait",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
     // pthread_* return the error number instead of setting errno.
     private static final MethodHandle PTHREAD_SELF = handle("pthread_self", FunctionDescriptor.of(JAVA_LONG));
     private static final MethodHandle PTHREAD_KILL = handle("pthread_kill", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_INT));
@@ -332,6 +351,50 @@ public final class Libc {
         try {
             MemorySegment s = (MemorySegment) STRERROR.invokeExact(errno);
             return s.reinterpret(Long.MAX_VALUE).getString(0);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** epoll_create1(flags); returns the epoll fd. */
+    public static int epollCreate1(int flags) {
+        MemorySegment capture = CAPTURE.get();
+        try {
+            return checkInt("epoll_create1", (int) EPOLL_CREATE1.invokeExact(capture, flags), capture);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * epoll_ctl(epfd, op, fd, event): {@code event} is one {@link #EPOLL_EVENT_SIZE}-byte
+     * epoll_event ({@link MemorySegment#NULL} is allowed for EPOLL_CTL_DEL).
+     */
+    public static void epollCtl(int epfd, int op, int fd, MemorySegment event) {
+        MemorySegment capture = CAPTURE.get();
+        try {
+            checkInt("epoll_ctl(" + epfd + ", op " + op + ", fd " + fd + ")",
+                    (int) EPOLL_CTL.invokeExact(capture, epfd, op, fd, event), capture);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * epoll_wait(epfd, events, events.byteSize() / 12, timeoutMillis); returns the number of
+     * ready events written to {@code events}. EINTR (a signal) is thrown like any errno: the
+     * caller decides whether to wait again.
+     */
+    public static int epollWait(int epfd, MemorySegment events, int timeoutMillis) {
+        int max = (int) (events.byteSize() / EPOLL_EVENT_SIZE);
+        if (max < 1) {
+            throw new IllegalArgumentException("epoll_wait needs room for at least one event, got "
+                    + events.byteSize() + " bytes");
+        }
+        MemorySegment capture = CAPTURE.get();
+        try {
+            return checkInt("epoll_wait(" + epfd + ")", (int) EPOLL_WAIT.invokeExact(capture, epfd, events, max, timeoutMillis),
+                    capture);
         } catch (Throwable t) {
             throw rethrow(t);
         }

@@ -72,6 +72,20 @@ class KvmAbiTest {
         check("KVM_GET_LAPIC", KvmAbi.KVM_GET_LAPIC);
         check("KVM_SET_LAPIC", KvmAbi.KVM_SET_LAPIC);
         check("KVM_SET_CPUID2", KvmAbi.KVM_SET_CPUID2);
+        check("KVM_IOEVENTFD", KvmAbi.KVM_IOEVENTFD);
+        check("KVM_IRQFD", KvmAbi.KVM_IRQFD);
+        check("KVM_SET_GSI_ROUTING", KvmAbi.KVM_SET_GSI_ROUTING);
+        check("KVM_SIGNAL_MSI", KvmAbi.KVM_SIGNAL_MSI);
+        check("KVM_IOEVENTFD_FLAG_DATAMATCH", KvmAbi.KVM_IOEVENTFD_FLAG_DATAMATCH);
+        check("KVM_IOEVENTFD_FLAG_PIO", KvmAbi.KVM_IOEVENTFD_FLAG_PIO);
+        check("KVM_IOEVENTFD_FLAG_DEASSIGN", KvmAbi.KVM_IOEVENTFD_FLAG_DEASSIGN);
+        check("KVM_IRQFD_FLAG_DEASSIGN", KvmAbi.KVM_IRQFD_FLAG_DEASSIGN);
+        check("KVM_IRQ_ROUTING_IRQCHIP", KvmAbi.KVM_IRQ_ROUTING_IRQCHIP);
+        check("KVM_IRQ_ROUTING_MSI", KvmAbi.KVM_IRQ_ROUTING_MSI);
+        check("KVM_IRQCHIP_PIC_MASTER", GsiRoute.Irqchip.PIC_MASTER);
+        check("KVM_IRQCHIP_PIC_SLAVE", GsiRoute.Irqchip.PIC_SLAVE);
+        check("KVM_IRQCHIP_IOAPIC", GsiRoute.Irqchip.IOAPIC);
+        check("KVM_IOAPIC_NUM_PINS", GsiRoute.Irqchip.IOAPIC_PINS);
 
         check("KVM_API_VERSION", KvmAbi.KVM_API_VERSION);
         check("KVM_CAP_NR_VCPUS", KvmAbi.KVM_CAP_NR_VCPUS);
@@ -118,6 +132,15 @@ class KvmAbiTest {
         checkStruct("struct kvm_translation", KvmAbi.TRANSLATION);
         checkStruct("struct kvm_irq_level", KvmAbi.IRQ_LEVEL);
         checkStruct("struct kvm_pit_config", KvmAbi.PIT_CONFIG);
+        checkStruct("struct kvm_ioeventfd", KvmAbi.IOEVENTFD);
+        checkStruct("struct kvm_irqfd", KvmAbi.IRQFD);
+        checkStruct("struct kvm_irq_routing", KvmAbi.IRQ_ROUTING_HEADER);
+        check("offsetof(struct kvm_irq_routing, entries)", KvmAbi.IRQ_ROUTING_HEADER.byteSize());
+        checkStruct("struct kvm_irq_routing_entry", KvmAbi.IRQ_ROUTING_ENTRY);
+        long union = KvmAbi.IRQ_ROUTING_ENTRY.byteOffset(groupElement("u"));
+        checkMembers("struct kvm_irq_routing_entry", "u.irqchip.", KvmAbi.ROUTE_IRQCHIP, union);
+        checkMembers("struct kvm_irq_routing_entry", "u.msi.", KvmAbi.ROUTE_MSI, union);
+        checkStruct("struct kvm_msi", KvmAbi.MSI);
         // kvm_run: the fixed header, then each exit's member of the union at RUN_EXIT_UNION.
         checkMembers("struct kvm_run", "", KvmAbi.RUN_HEADER, 0);
         check("offsetof(struct kvm_run, io)", KvmAbi.RUN_EXIT_UNION);
@@ -150,5 +173,14 @@ class KvmAbiTest {
         assertEquals(1024, KvmAbi.LAPIC_STATE.byteSize());
         assertEquals(64, KvmAbi.PIT_CONFIG.byteSize());
         assertEquals(24, KvmAbi.TRANSLATION.byteSize());
+        // api.rst §4.52/4.59/4.75/4.113 and linux/kvm.h as of 6.x.
+        assertEquals(0x4040AE79L, KvmAbi.KVM_IOEVENTFD);
+        assertEquals(0x4020AE76L, KvmAbi.KVM_IRQFD);
+        assertEquals(0x4008AE6AL, KvmAbi.KVM_SET_GSI_ROUTING);
+        assertEquals(0x4020AEA5L, KvmAbi.KVM_SIGNAL_MSI);
+        assertEquals(64, KvmAbi.IOEVENTFD.byteSize());
+        assertEquals(32, KvmAbi.IRQFD.byteSize());
+        assertEquals(48, KvmAbi.IRQ_ROUTING_ENTRY.byteSize());
+        assertEquals(32, KvmAbi.MSI.byteSize());
     }
 }

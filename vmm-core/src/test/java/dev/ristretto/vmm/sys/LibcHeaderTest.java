@@ -45,8 +45,15 @@ class LibcHeaderTest {
         check(java, c, "EINVAL", Errno.EINVAL);
         check(java, c, "ENOTTY", Errno.ENOTTY);
         check(java, c, "SIGRTMIN", Libc.sigrtmin());
+        check(java, c, "EPOLL_CLOEXEC", Libc.EPOLL_CLOEXEC);
+        check(java, c, "EPOLLIN", Libc.EPOLLIN);
+        check(java, c, "EPOLL_CTL_ADD", Libc.EPOLL_CTL_ADD);
+        check(java, c, "EPOLL_CTL_DEL", Libc.EPOLL_CTL_DEL);
+        check(java, c, "sizeof(struct epoll_event)", Libc.EPOLL_EVENT_SIZE);
+        check(java, c, "offsetof(struct epoll_event, events)", Libc.EPOLL_EVENT_EVENTS_OFFSET);
+        check(java, c, "offsetof(struct epoll_event, data)", Libc.EPOLL_EVENT_DATA_OFFSET);
         Map<String, Long> header = CProbe.evaluate(List.of("fcntl.h", "sys/mman.h", "sys/eventfd.h", "termios.h",
-                "signal.h", "errno.h"), c);
+                "signal.h", "errno.h", "sys/epoll.h"), c);
         assertEquals(java, header);
     }
 
@@ -56,6 +63,7 @@ class LibcHeaderTest {
         assertEquals(152, Libc.SIGACTION_SIZE);
         assertEquals(136, Libc.SIGACTION_FLAGS_OFFSET);
         assertEquals(60, Libc.TERMIOS_SIZE);
+        assertEquals(12, Libc.EPOLL_EVENT_SIZE); // packed on x86-64
     }
 
     private static void check(Map<String, Long> java, Map<String, String> c, String expr, long value) {
