@@ -67,6 +67,8 @@ class KvmValuesTest {
             assertEquals(s.efer(), back.efer());
             assertEquals(s.apicBase(), back.apicBase());
             assertArrayEquals(s.interruptBitmap(), back.interruptBitmap());
+            assertEquals(s, back);
+            assertEquals(s.hashCode(), back.hashCode());
         }
     }
 

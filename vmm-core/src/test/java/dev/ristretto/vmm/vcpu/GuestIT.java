@@ -139,6 +139,26 @@ class GuestIT {
     }
 
     @Test
+    void diagnosticsSayWhenTheCodeBytesAreUnavailable() {
+        try (TinyVm vm = TinyVm.create(1)) {
+            VcpuFd vcpu = vm.vcpu(0);
+            vm.longMode(vcpu, 0x1_0000_0000L); // above the 4 GiB identity map: not mapped
+            String text = Diagnostics.describe(vcpu, new VcpuExit.Shutdown(), vm.memory());
+            assertTrue(text.contains("vCPU 0: KVM_EXIT_SHUTDOWN (triple fault)"), text);
+            assertTrue(text.contains("Code (linear 0000000100000000)=unavailable (linear 0x100000000 not mapped)"), text);
+            vm.longMode(vcpu, TinyVm.MMIO_BASE); // mapped, but MMIO rather than RAM
+            text = Diagnostics.describe(vcpu, new VcpuExit.Shutdown(), vm.memory());
+            assertTrue(text.contains("=unavailable (physical 0xd0000000 is not RAM)"), text);
+            vm.load(RAM_END_MINUS_2, new byte[] {(byte) 0x90, (byte) 0xf4});
+            vm.longMode(vcpu, RAM_END_MINUS_2); // two bytes of code, then the end of RAM
+            text = Diagnostics.describe(vcpu, new VcpuExit.Shutdown(), vm.memory());
+            assertTrue(text.contains("=90 f4 (then physical 0x200000 is not RAM)"), text);
+        }
+    }
+
+    private static final long RAM_END_MINUS_2 = TinyVm.RAM_SIZE - 2;
+
+    @Test
     void tripleFaultEndsWithShutdown() {
         try (TinyVm vm = TinyVm.create(1)) {
             // ud2 with an IDT limit of 0 in 64-bit mode: #UD's gate (vector 6) is beyond the
