@@ -115,8 +115,9 @@ class GuestIT {
      * {@code paddd xmm0, [rbx]} with RBX in the MMIO hole. On hardware the instruction runs
      * natively until its memory operand faults into KVM as an MMIO access (EPT misconfiguration
      * / NPF); KVM must then emulate it, and its instruction emulator has SSE moves but no SSE
-     * arithmetic, so at CPL 0 it reports KVM_EXIT_INTERNAL_ERROR / EMULATION (arch/x86/kvm/x86.c
-     * handle_emulation_failure). On this PVM host every instruction goes through that emulator
+     * arithmetic (arch/x86/kvm/emulate.c: the 0x0F 0xF0-0xFF row of twobyte_table is all "N",
+     * so x86_decode_insn fails), so at CPL 0 it reports KVM_EXIT_INTERNAL_ERROR / EMULATION
+     * (arch/x86/kvm/x86.c handle_emulation_failure). On this PVM host every instruction goes through that emulator
      * and fails on the same opcode. Either way the diagnostic must show the failing bytes.
      */
     @Test
