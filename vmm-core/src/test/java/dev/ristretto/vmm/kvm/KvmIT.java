@@ -34,6 +34,7 @@ class KvmIT {
     }
 
     @Test
+    @SuppressWarnings("try") // the vCPU is closed inside its try block to test use after close
     void vmSetupIoctlsAndLifecycle() {
         try (Kvm kvm = KvmTestSupport.openOrSkip();
              VmFd vm = kvm.createVm();
