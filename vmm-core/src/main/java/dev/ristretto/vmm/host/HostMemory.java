@@ -35,6 +35,7 @@ public final class HostMemory implements AutoCloseable {
     }
 
     /** Maps one host region per range; throws {@link HostMemoryException} when the host refuses. */
+    @SuppressWarnings("restricted") // reinterpret: the size is exactly what mmap just mapped
     public static HostMemory mapAnonymous(List<RamRange> ranges) {
         if (ranges.isEmpty()) {
             throw new IllegalArgumentException("guest RAM needs at least one range");

@@ -107,8 +107,8 @@ public final class Kvm extends Ioctl {
         }
     }
 
-    /** Every capability in {@link Capability}. */
-    public void requireCapabilities() {
+    /** Every capability in {@link Capability}: what a Ristretto machine needs. */
+    public void requireAllCapabilities() {
         requireCapabilities(Capability.values());
     }
 

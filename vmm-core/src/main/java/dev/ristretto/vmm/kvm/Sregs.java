@@ -1,5 +1,6 @@
 package dev.ristretto.vmm.kvm;
 
+import java.util.Arrays;
 import java.util.Objects;
 
 /**
@@ -48,6 +49,29 @@ public record Sregs(Segment cs, Segment ds, Segment es, Segment fs, Segment gs, 
     @Override
     public long[] interruptBitmap() {
         return interruptBitmap.clone();
+    }
+
+    /** Records compare arrays by identity; two register sets are equal when their contents are. */
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof Sregs x && cs.equals(x.cs) && ds.equals(x.ds) && es.equals(x.es) && fs.equals(x.fs)
+                && gs.equals(x.gs) && ss.equals(x.ss) && tr.equals(x.tr) && ldt.equals(x.ldt) && gdt.equals(x.gdt)
+                && idt.equals(x.idt) && cr0 == x.cr0 && cr2 == x.cr2 && cr3 == x.cr3 && cr4 == x.cr4 && cr8 == x.cr8
+                && efer == x.efer && apicBase == x.apicBase && Arrays.equals(interruptBitmap, x.interruptBitmap);
+    }
+
+    @Override
+    public int hashCode() {
+        return Objects.hash(cs, ds, es, fs, gs, ss, tr, ldt, gdt, idt, cr0, cr2, cr3, cr4, cr8, efer, apicBase,
+                Arrays.hashCode(interruptBitmap));
+    }
+
+    @Override
+    public String toString() {
+        return "Sregs[cs=" + cs + ", ds=" + ds + ", es=" + es + ", fs=" + fs + ", gs=" + gs + ", ss=" + ss + ", tr=" + tr
+                + ", ldt=" + ldt + ", gdt=" + gdt + ", idt=" + idt + String.format(", cr0=%x, cr2=%x, cr3=%x, cr4=%x, cr8=%x, "
+                + "efer=%x, apicBase=%x, interruptBitmap=", cr0, cr2, cr3, cr4, cr8, efer, apicBase)
+                + Arrays.toString(interruptBitmap) + "]";
     }
 
     /** True in IA-32e mode: EFER.LMA, set by KVM when paging is enabled with EFER.LME. */

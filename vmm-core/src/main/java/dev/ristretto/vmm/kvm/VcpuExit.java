@@ -96,7 +96,11 @@ public sealed interface VcpuExit {
     record Hlt() implements VcpuExit {
     }
 
-    /** Triple fault, or a shutdown the guest asked for through the keyboard controller path (api.rst KVM_EXIT_SHUTDOWN). */
+    /**
+     * The vCPU entered the shutdown state (api.rst KVM_EXIT_SHUTDOWN): a triple fault, i.e. a
+     * fault while delivering a double fault (SDM vol 3 §6.15, interrupt 8). Guests also use it
+     * deliberately as a last-resort reset.
+     */
     record Shutdown() implements VcpuExit {
     }
 

@@ -47,6 +47,7 @@ public final class VcpuFd extends Ioctl {
     private final Arena runArena;
     private final MemorySegment run;
 
+    @SuppressWarnings("restricted") // reinterpret: the size is exactly what mmap just mapped
     VcpuFd(int fd, int id, int mmapSize) {
         super(fd, "vCPU " + id);
         this.id = id;

@@ -7,6 +7,7 @@ import static dev.ristretto.vmm.kvm.KvmAbi.USERSPACE_MEMORY_REGION;
 import dev.ristretto.vmm.device.IrqLine;
 import dev.ristretto.vmm.host.EventFd;
 import dev.ristretto.vmm.memory.GuestAddress;
+import dev.ristretto.vmm.sys.Libc;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -111,7 +112,7 @@ public final class VmFd extends Ioctl {
         try {
             return new VcpuFd(fd, id, vcpuMmapSize);
         } catch (RuntimeException e) {
-            dev.ristretto.vmm.sys.Libc.close(fd);
+            Libc.close(fd);
             throw e;
         }
     }

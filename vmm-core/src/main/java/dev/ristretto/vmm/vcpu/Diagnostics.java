@@ -89,15 +89,15 @@ public final class Diagnostics {
     }
 
     /**
-     * "Code=" and the bytes at RIP. The linear address is CS.base + RIP outside 64-bit mode (in
-     * 64-bit mode CS.base is ignored, SDM vol 3 §3.4.4); each page is translated with
+     * "Code=" and the bytes at RIP. The linear address is CS.base + RIP, wrapped at 4 GiB, outside
+     * 64-bit mode (in 64-bit mode CS.base is ignored, SDM vol 3 §3.4.4); each page is translated with
      * KVM_TRANSLATE, and bytes stop at the first page that is not mapped or not RAM.
      */
     static String codeLine(VcpuFd vcpu, Regs r, Sregs s, GuestMemory memory) {
         boolean longMode = s.longMode() && s.cs().l();
         long linear = longMode ? r.rip() : s.cs().base() + r.rip();
-        if (!longMode && !s.cs().db()) {
-            linear &= 0xffff_ffffL;
+        if (!longMode) {
+            linear &= 0xffff_ffffL; // linear addresses are 32 bits outside 64-bit mode
         }
         List<String> bytes = new ArrayList<>(CODE_BYTES);
         String stopped = null;

@@ -176,8 +176,11 @@ public final class VcpuRunner implements AutoCloseable {
                 continue;
             }
             long left = deadline - System.nanoTime();
-            if (left <= 0 || !t.join(Duration.ofNanos(left))) {
-                return !t.isAlive();
+            if (left > 0) {
+                t.join(Duration.ofNanos(left));
+            }
+            if (t.isAlive()) {
+                return false;
             }
         }
         return true;

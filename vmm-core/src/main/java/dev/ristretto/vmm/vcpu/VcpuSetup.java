@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * The per-vCPU state a freshly created vCPU needs before any boot protocol sets its registers:
@@ -69,6 +70,10 @@ public final class VcpuSetup {
      * The CPUID table for vCPU {@code index} of {@code count}: one core per vCPU, one thread per
      * core, all in one package; APIC ID = index. Everything else is what KVM supports, including
      * the KVM signature leaves 0x40000000+ (KVMKVMKVM, paravirt features) the guest looks for.
+     *
+     * <p>The extended topology leaves 0xB and 0x1F are rebuilt rather than patched: KVM reports
+     * them with whatever subleaves the host has (on AMD hosts a single zeroed one), and the guest
+     * needs exactly our two levels plus the terminating invalid level.
      */
     public static List<CpuidEntry> cpuid(List<CpuidEntry> supported, int index, int count) {
         if (count < 1 || count > MAX_VCPUS) {
@@ -77,55 +82,76 @@ public final class VcpuSetup {
         if (index < 0 || index >= count) {
             throw new IllegalArgumentException("vCPU index " + index + " is not below the vCPU count " + count);
         }
-        // Bits of the x2APIC ID that select the core within the package (leaf 0xB/0x1F EAX at the
-        // core level): ceil(log2(count)).
+        // Bits of the APIC ID that select the core within the package: ceil(log2(count)).
         int coreBits = 32 - Integer.numberOfLeadingZeros(count - 1);
         boolean amd = isAmd(supported);
-        List<CpuidEntry> out = new ArrayList<>(supported.size());
+        List<CpuidEntry> out = new ArrayList<>(supported.size() + 4);
+        boolean leafBDone = false;
+        boolean leaf1FDone = false;
         for (CpuidEntry e : supported) {
-            out.add(switch (e.function()) {
+            switch (e.function()) {
                 case 0x1 -> {
                     // EBX[31:24] initial APIC ID; EBX[23:16] addressable logical processor IDs in
                     // the package, valid when EDX.HTT is set. ECX[31]: running under a hypervisor.
                     int ebx = (e.ebx() & 0x0000_ffff) | (index << 24) | (count << 16);
                     int edx = count > 1 ? e.edx() | LEAF1_EDX_HTT : e.edx() & ~LEAF1_EDX_HTT;
-                    yield e.withEbx(ebx).withEcx(e.ecx() | LEAF1_ECX_HYPERVISOR).withEdx(edx);
+                    out.add(e.withEbx(ebx).withEcx(e.ecx() | LEAF1_ECX_HYPERVISOR).withEdx(edx));
                 }
-                case 0x4 -> {
-                    // Deterministic cache parameters: EAX[31:26] = cores per package - 1;
-                    // EAX[25:14] = logical processors sharing this cache - 1 (L1/L2 per core, L3
-                    // shared by the package). Type 0 means "no more caches": left alone.
-                    if ((e.eax() & 0x1f) == 0) {
-                        yield e;
+                // Intel deterministic cache parameters; EAX[31:26] = cores per package - 1.
+                case 0x4 -> out.add(cacheSharing(e, count)
+                        .map(c -> c.withEax((c.eax() & 0x03ff_ffff) | ((count - 1) & 0x3f) << 26))
+                        .orElse(e));
+                // AMD cache topology: same EAX[25:14] sharing field as leaf 4 (APM vol 3, E.4.14).
+                case 0x8000_001d -> out.add(amd ? cacheSharing(e, count).orElse(e) : e);
+                case 0xb -> {
+                    if (!leafBDone) {
+                        out.addAll(topologyLeaf(0xb, index, count, coreBits));
+                        leafBDone = true;
                     }
-                    int level = (e.eax() >>> 5) & 0x7;
-                    int sharing = level >= 3 ? count - 1 : 0;
-                    int eax = (e.eax() & 0x3fff) | ((sharing & 0xfff) << 14) | ((count - 1) & 0x3f) << 26;
-                    yield e.withEax(eax);
                 }
-                case 0xb, 0x1f -> topologyLevel(e, index, count, coreBits);
-                case 0x8000_0008 -> amd
-                        // AMD: ECX[7:0] NC = cores - 1, ECX[15:12] ApicIdCoreIdSize (APM vol 3, E.4.7).
-                        ? e.withEcx((e.ecx() & ~0xf0ff) | (coreBits << 12) | (count - 1))
-                        : e;
-                default -> e;
-            });
+                case 0x1f -> {
+                    if (!leaf1FDone) {
+                        out.addAll(topologyLeaf(0x1f, index, count, coreBits));
+                        leaf1FDone = true;
+                    }
+                }
+                // AMD: ECX[7:0] NC = cores - 1, ECX[15:12] ApicIdCoreIdSize (APM vol 3, E.4.7).
+                case 0x8000_0008 -> out.add(amd ? e.withEcx((e.ecx() & ~0xf0ff) | (coreBits << 12) | (count - 1)) : e);
+                // AMD: EAX extended APIC ID; EBX[7:0] compute unit (core) ID, EBX[15:8] threads
+                // per compute unit - 1 = 0; ECX node 0 of 1 (APM vol 3, E.4.15).
+                case 0x8000_001e -> out.add(amd ? e.withEax(index).withEbx(index & 0xff).withEcx(0) : e);
+                default -> out.add(e);
+            }
         }
         return List.copyOf(out);
     }
 
-    /** Extended topology leaf 0xB / V2 leaf 0x1F subleaf {@code e.index()} (SDM vol 2A, CPUID leaf 0BH). */
-    private static CpuidEntry topologyLevel(CpuidEntry e, int index, int count, int coreBits) {
-        int subleaf = e.index();
-        // EAX[4:0] bits to shift the x2APIC ID right to reach the next level's ID; EBX[15:0]
-        // logical processors at this level; ECX[15:8] level type, ECX[7:0] the subleaf;
-        // EDX the x2APIC ID.
-        return switch (subleaf) {
-            case 0 -> new CpuidEntry(e.function(), subleaf, e.flags(), 0, 1, TOPOLOGY_LEVEL_SMT << 8, index);
-            case 1 -> new CpuidEntry(e.function(), subleaf, e.flags(), coreBits, count,
-                    TOPOLOGY_LEVEL_CORE << 8 | 1, index);
-            default -> new CpuidEntry(e.function(), subleaf, e.flags(), 0, 0, subleaf & 0xff, index);
-        };
+    /**
+     * Leaf 4 / 0x8000001D: EAX[25:14] = logical processors sharing this cache - 1; L1 and L2 are
+     * per core, L3 is shared by the package. Empty for type 0 ("no more caches").
+     */
+    private static Optional<CpuidEntry> cacheSharing(CpuidEntry e, int count) {
+        if ((e.eax() & 0x1f) == 0) {
+            return Optional.empty();
+        }
+        int level = (e.eax() >>> 5) & 0x7;
+        int sharing = level >= 3 ? count - 1 : 0;
+        return Optional.of(e.withEax((e.eax() & ~(0xfff << 14)) | (sharing & 0xfff) << 14));
+    }
+
+    /**
+     * Extended topology leaf 0xB or V2 leaf 0x1F (SDM vol 2A, CPUID leaf 0BH): subleaf 0 the SMT
+     * level (1 thread), subleaf 1 the core level ({@code count} processors), subleaf 2 the
+     * invalid level that ends the list. EAX[4:0] = bits to shift the x2APIC ID right to reach
+     * the next level's ID; EBX[15:0] = logical processors at this level; ECX[15:8] = level
+     * type, ECX[7:0] = subleaf; EDX = x2APIC ID.
+     */
+    static List<CpuidEntry> topologyLeaf(int function, int index, int count, int coreBits) {
+        int f = CpuidEntry.FLAG_SIGNIFICANT_INDEX;
+        return List.of(
+                new CpuidEntry(function, 0, f, 0, 1, TOPOLOGY_LEVEL_SMT << 8, index),
+                new CpuidEntry(function, 1, f, coreBits, count, TOPOLOGY_LEVEL_CORE << 8 | 1, index),
+                new CpuidEntry(function, 2, f, 0, 0, 2, index));
     }
 
     private static boolean isAmd(List<CpuidEntry> supported) {

@@ -9,7 +9,9 @@ import dev.ristretto.vmm.host.HostMemory;
 import dev.ristretto.vmm.memory.RamRange;
 import dev.ristretto.vmm.memory.GuestAddress;
 import dev.ristretto.vmm.sys.Errno;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /** The system and VM ioctls against the host's /dev/kvm. */
@@ -19,7 +21,7 @@ class KvmIT {
     void systemIoctls() {
         try (Kvm kvm = KvmTestSupport.openOrSkip()) {
             assertEquals(12, kvm.apiVersion());
-            kvm.requireCapabilities(); // everything in Capability: the machine module relies on all of it
+            kvm.requireAllCapabilities(); // everything in Capability: the machine module relies on all of it
             assertTrue(kvm.maxVcpus() >= kvm.recommendedVcpus(), "max " + kvm.maxVcpus() + " < recommended");
             assertTrue(kvm.vcpuMmapSize() >= 4096);
             List<CpuidEntry> cpuid = kvm.supportedCpuid();
@@ -32,6 +34,7 @@ class KvmIT {
     }
 
     @Test
+    @SuppressWarnings("try") // the vCPU is closed inside its try block to test use after close
     void vmSetupIoctlsAndLifecycle() {
         try (Kvm kvm = KvmTestSupport.openOrSkip();
              VmFd vm = kvm.createVm();
@@ -60,6 +63,13 @@ class KvmIT {
                 Sregs moved = sregs.withCs(sregs.cs().withBase(0).withSelector(0));
                 vcpu.setSregs(moved);
                 assertEquals(moved.cs(), vcpu.getSregs().cs());
+                // KVM_SET_MSRS stops at the first MSR it refuses and reports how many it set.
+                Map<Integer, Long> msrs = new LinkedHashMap<>();
+                msrs.put(0x174, 0L); // IA32_SYSENTER_CS
+                msrs.put(0x4b56_0000, 1L); // no such MSR
+                KvmException refused = assertThrows(KvmException.class, () -> vcpu.setMsrs(msrs));
+                assertTrue(refused.getMessage().contains("set 1 of 2 MSRs; it refused MSR 0x4b560000 = 0x1"),
+                        refused.getMessage());
                 assertFalse(vcpu.immediateExit());
                 vcpu.setImmediateExit(true);
                 assertTrue(vcpu.immediateExit());

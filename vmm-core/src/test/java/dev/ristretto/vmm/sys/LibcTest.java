@@ -48,6 +48,7 @@ class LibcTest {
     }
 
     @Test
+    @SuppressWarnings("restricted")
     void anonymousMappingIsUsableAndUnmaps() {
         long size = 1 << 20;
         MemorySegment addr = Libc.mmap(size, Libc.PROT_READ | Libc.PROT_WRITE,
