@@ -16,6 +16,9 @@ public final class Errno {
     public static final int ENODEV = 19;
     public static final int EINVAL = 22;
     public static final int ENOTTY = 25;
+    public static final int ENOSPC = 28;
+    public static final int EROFS = 30;
+    public static final int EOPNOTSUPP = 95;
 
     private Errno() {
     }
