@@ -235,6 +235,43 @@ class RawImageTest {
         RawImage.open(p, false, CacheMode.WRITEBACK).close(); // its exit released the lock
     }
 
+    /**
+     * A block device (a loop device over a temporary file, root only): size by lseek, O_DIRECT
+     * transfers, discard and write-zeroes through the block layer's fallocate, and the lock.
+     */
+    @Test
+    void blockDeviceImage() throws Exception {
+        Assumptions.assumeTrue(((Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid")) == 0,
+                "needs root to attach a loop device");
+        byte[] content = pattern(SIZE, 9);
+        Path backing = image(content);
+        Process attach = new ProcessBuilder("losetup", "--find", "--show", backing.toString()).redirectErrorStream(true).start();
+        String loop = new String(attach.getInputStream().readAllBytes(), StandardCharsets.US_ASCII).strip();
+        Assumptions.assumeTrue(attach.waitFor() == 0 && loop.startsWith("/dev/loop"), "losetup failed: " + loop);
+        Path dev = Path.of(loop);
+        try {
+            try (RawImage img = RawImage.open(dev, false, CacheMode.NONE); Arena arena = Arena.ofConfined()) {
+                assertEquals(SIZE, img.sizeBytes());
+                MemorySegment page = arena.allocate(4096, 4096);
+                img.read(8192, page);
+                assertArrayEquals(Arrays.copyOfRange(content, 8192, 12288), page.toArray(ValueLayout.JAVA_BYTE));
+                page.fill((byte) 0x33);
+                img.write(0, page);
+                img.discard(65536, 65536);
+                img.writeZeroes(131072, 4096);
+                img.flush();
+                assertTrue(message(dev, false).contains("is locked by PID " + ProcessHandle.current().pid()));
+            }
+        } finally {
+            assertEquals(0, run("losetup", "-d", loop));
+        }
+        byte[] expected = content.clone();
+        Arrays.fill(expected, 0, 4096, (byte) 0x33);
+        Arrays.fill(expected, 65536, 131072, (byte) 0);
+        Arrays.fill(expected, 131072, 135168, (byte) 0);
+        assertArrayEquals(expected, Files.readAllBytes(backing));
+    }
+
     @Test
     void procLocksParsing() {
         String text = """
