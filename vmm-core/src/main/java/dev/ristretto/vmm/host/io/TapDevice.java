@@ -94,9 +94,9 @@ public final class TapDevice implements FrameLink {
                             + " mode tap user $USER";
                     case Errno.EBUSY -> "TAP device " + name + " is already attached to another process (a TAP without"
                             + " multi_queue takes one): stop that process or give this VM its own TAP";
-                    case Errno.EINVAL -> name + " exists but is not a TAP device (a TUN device or another kind of"
-                            + " interface): " + howToCreate.replace("create it", "create a TAP under another name, or delete "
-                                    + name + " and create it");
+                    case Errno.EINVAL -> name + " exists but is not a TAP device (it is a TUN device or another kind"
+                            + " of interface): name a TAP device, or create one with: sudo ip tuntap add dev NEWNAME mode"
+                            + " tap user $USER";
                     default -> "TAP device " + name + " cannot be attached: TUNSETIFF failed with "
                             + Libc.strerror(e.errno());
                 }, e);

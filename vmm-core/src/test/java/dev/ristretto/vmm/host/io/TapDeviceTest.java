@@ -124,7 +124,8 @@ class TapDeviceTest {
                     assertThrows(NetBackendException.class, () -> inNamespace(() -> TapDevice.open(TAP))).getMessage());
         }
         String lo = assertThrows(NetBackendException.class, () -> inNamespace(() -> TapDevice.open("lo"))).getMessage();
-        assertTrue(lo.startsWith("lo exists but is not a TAP device"), lo);
+        assertEquals("lo exists but is not a TAP device (it is a TUN device or another kind of interface): name a TAP"
+                + " device, or create one with: sudo ip tuntap add dev NEWNAME mode tap user $USER", lo);
     }
 
     /** A broadcast ARP request "who has 10.211.0.1? tell 10.211.0.2", padded to Ethernet's 60-byte minimum. */
