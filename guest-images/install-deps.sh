@@ -11,12 +11,13 @@
 #   coreutils        tail -F --pid, sha256sum, mktemp, date +%N
 #   acpica-tools     iasl: the ACPI tests disassemble the tables we generate with it
 #   gcc, binutils    the freestanding test guests and the C side of the benchmarks
+#   passt            --net user (user-mode networking) and its test: DHCP answered by passt
 #
 # Exit status: 0 when everything is present afterwards; 1 when something is missing and this
 # script is not running as root (it says what to run); 2 when apt-get fails.
 set -euo pipefail
 
-packages=(qemu-system-x86 busybox-static kmod cpio gzip apt dpkg coreutils acpica-tools gcc binutils)
+packages=(qemu-system-x86 busybox-static kmod cpio gzip apt dpkg coreutils acpica-tools gcc binutils passt)
 
 installed() {
   [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true)" = installed ]

@@ -4,6 +4,7 @@ module ristretto.devices {
     requires transitive ristretto.vmm.core;
 
     exports dev.ristretto.devices.acpi;
+    exports dev.ristretto.devices.backend;
     exports dev.ristretto.devices.i8042;
     exports dev.ristretto.devices.legacy;
     exports dev.ristretto.devices.pci;

@@ -9,6 +9,7 @@ module ristretto.vmm.core {
     exports dev.ristretto.vmm.device;
     exports dev.ristretto.vmm.kvm;
     exports dev.ristretto.vmm.host;
+    exports dev.ristretto.vmm.host.io;
     exports dev.ristretto.vmm.vcpu;
     exports dev.ristretto.vmm.irq;
 }

@@ -16,6 +16,9 @@ public final class Errno {
     public static final int ENODEV = 19;
     public static final int EINVAL = 22;
     public static final int ENOTTY = 25;
+    public static final int EROFS = 30;
+    /** From asm-generic/errno.h, not errno-base.h; 95 on x86-64 (checked by LibcHeaderTest). */
+    public static final int EOPNOTSUPP = 95;
 
     private Errno() {
     }

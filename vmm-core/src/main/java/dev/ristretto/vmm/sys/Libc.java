@@ -399,4 +399,163 @@ public final class Libc {
             throw rethrow(t);
         }
     }
+
+    // ---- Files, polling and TAP (host backends for virtio-blk and virtio-net, issue #5) ----
+    // Values for x86-64 Linux from fcntl.h, linux/falloc.h, poll.h, linux/if_tun.h, net/if.h;
+    // LibcHeaderTest checks every one against the C headers.
+
+    public static final int O_RDONLY = 0x0;
+    public static final int O_NONBLOCK = 0x800;
+    /** Bypass the page cache (open(2) "O_DIRECT"): buffer, offset and length must be aligned. */
+    public static final int O_DIRECT = 0x4000;
+    public static final int SEEK_END = 2;
+    /** Open file description locks (fcntl(2) "Open file description locks (non-POSIX)"). */
+    public static final int F_OFD_GETLK = 36;
+    public static final int F_OFD_SETLK = 37;
+    public static final short F_RDLCK = 0;
+    public static final short F_WRLCK = 1;
+    public static final short F_UNLCK = 2;
+    /** glibc's x86-64 {@code struct flock}: l_type, l_whence (shorts), l_start, l_len, l_pid. */
+    public static final long FLOCK_SIZE = 32;
+    public static final long FLOCK_TYPE_OFFSET = 0;
+    public static final long FLOCK_WHENCE_OFFSET = 2;
+    public static final long FLOCK_START_OFFSET = 8;
+    public static final long FLOCK_LEN_OFFSET = 16;
+    public static final long FLOCK_PID_OFFSET = 24;
+    public static final int FALLOC_FL_KEEP_SIZE = 0x01;
+    public static final int FALLOC_FL_PUNCH_HOLE = 0x02;
+    public static final int FALLOC_FL_ZERO_RANGE = 0x10;
+    public static final short POLLIN = 0x1;
+    public static final short POLLOUT = 0x4;
+    /** {@code struct pollfd}: int fd, short events, short revents. */
+    public static final long POLLFD_SIZE = 8;
+    /** _IOW('T', 202, int) in linux/if_tun.h. */
+    public static final long TUNSETIFF = 0x400454caL;
+    public static final short IFF_TAP = 0x0002;
+    public static final short IFF_NO_PI = 0x1000;
+    public static final int IFNAMSIZ = 16;
+    /** {@code struct ifreq}: the name (IFNAMSIZ bytes) then a union whose ifr_flags is a short. */
+    public static final long IFREQ_SIZE = 40;
+    public static final long IFREQ_FLAGS_OFFSET = 16;
+    public static final int CLONE_NEWNET = 0x40000000;
+
+    private static final MethodHandle PREAD = errnoHandle("pread", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG));
+    private static final MethodHandle PWRITE = errnoHandle("pwrite", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG));
+    private static final MethodHandle LSEEK = errnoHandle("lseek", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT));
+    private static final MethodHandle FDATASYNC = errnoHandle("fdatasync", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    private static final MethodHandle FALLOCATE = errnoHandle("fallocate", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG));
+    // fcntl(int fd, int cmd, ...): the lock argument is variadic.
+    private static final MethodHandle FCNTL_PTR = errnoHandle("fcntl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS),
+            Linker.Option.firstVariadicArg(2));
+    private static final MethodHandle POLL = errnoHandle("poll", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
+    private static final MethodHandle SETNS = errnoHandle("setns", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
+
+    /**
+     * pread(fd, buf, buf.byteSize(), offset): one call, so the count may be short; callers loop.
+     * {@code buf} must be a native segment.
+     */
+    public static long pread(int fd, MemorySegment buf, long offset) {
+        MemorySegment capture = CAPTURE.get();
+        try {
+            long ret = (long) PREAD.invokeExact(capture, fd, buf, buf.byteSize(), offset);
+            if (ret == -1) {
+                throw new ErrnoException("pread(" + fd + ")", errno(capture));
+            }
+            return ret;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** pwrite(fd, buf, buf.byteSize(), offset): one call, possibly short; callers loop. */
+    public static long pwrite(int fd, MemorySegment buf, long offset) {
+        MemorySegment capture = CAPTURE.get();
+        try {
+            long ret = (long) PWRITE.invokeExact(capture, fd, buf, buf.byteSize(), offset);
+            if (ret == -1) {
+                throw new ErrnoException("pwrite(" + fd + ")", errno(capture));
+            }
+            return ret;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** lseek(fd, offset, whence); returns the new offset (with SEEK_END and 0: the size, also of a block device). */
+    public static long lseek(int fd, long offset, int whence) {
+        MemorySegment capture = CAPTURE.get();
+        try {
+            long ret = (long) LSEEK.invokeExact(capture, fd, offset, whence);
+            if (ret == -1) {
+                throw new ErrnoException("lseek(" + fd + ")", errno(capture));
+            }
+            return ret;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    public static void fdatasync(int fd) {
+        MemorySegment capture = CAPTURE.get();
+        try {
+            checkInt("fdatasync(" + fd + ")", (int) FDATASYNC.invokeExact(capture, fd), capture);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    public static void fallocate(int fd, int mode, long offset, long length) {
+        MemorySegment capture = CAPTURE.get();
+        try {
+            checkInt("fallocate(" + fd + ", mode 0x" + Integer.toHexString(mode) + ")",
+                    (int) FALLOCATE.invokeExact(capture, fd, mode, offset, length), capture);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** fcntl(fd, cmd, arg) with a pointer argument (the F_OFD_* lock commands take a struct flock). */
+    public static int fcntl(int fd, int cmd, MemorySegment arg) {
+        MemorySegment capture = CAPTURE.get();
+        try {
+            return checkInt("fcntl(" + fd + ", " + cmd + ")", (int) FCNTL_PTR.invokeExact(capture, fd, cmd, arg), capture);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** poll(fds, nfds, timeoutMillis); returns the number of ready entries (0 on timeout). */
+    public static int poll(MemorySegment fds, int nfds, int timeoutMillis) {
+        MemorySegment capture = CAPTURE.get();
+        try {
+            return checkInt("poll", (int) POLL.invokeExact(capture, fds, (long) nfds, timeoutMillis), capture);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** setns(fd, nstype): moves the calling thread (only it) into the namespace fd refers to. */
+    public static void setns(int fd, int nstype) {
+        MemorySegment capture = CAPTURE.get();
+        try {
+            checkInt("setns(" + fd + ")", (int) SETNS.invokeExact(capture, fd, nstype), capture);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    private static final MethodHandle IF_NAMETOINDEX = errnoHandle("if_nametoindex", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+
+    /**
+     * if_nametoindex(name): the interface's index in the calling thread's network namespace, or 0
+     * when there is no such interface (net/if.h).
+     */
+    public static int ifNameToIndex(String name) {
+        MemorySegment capture = CAPTURE.get();
+        try (Arena arena = Arena.ofConfined()) {
+            return (int) IF_NAMETOINDEX.invokeExact(capture, arena.allocateFrom(name));
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
 }

@@ -52,8 +52,39 @@ class LibcHeaderTest {
         check(java, c, "sizeof(struct epoll_event)", Libc.EPOLL_EVENT_SIZE);
         check(java, c, "offsetof(struct epoll_event, events)", Libc.EPOLL_EVENT_EVENTS_OFFSET);
         check(java, c, "offsetof(struct epoll_event, data)", Libc.EPOLL_EVENT_DATA_OFFSET);
+        check(java, c, "O_RDONLY", Libc.O_RDONLY);
+        check(java, c, "O_NONBLOCK", Libc.O_NONBLOCK);
+        check(java, c, "O_DIRECT", Libc.O_DIRECT);
+        check(java, c, "SEEK_END", Libc.SEEK_END);
+        check(java, c, "F_OFD_GETLK", Libc.F_OFD_GETLK);
+        check(java, c, "F_OFD_SETLK", Libc.F_OFD_SETLK);
+        check(java, c, "F_RDLCK", Libc.F_RDLCK);
+        check(java, c, "F_WRLCK", Libc.F_WRLCK);
+        check(java, c, "F_UNLCK", Libc.F_UNLCK);
+        check(java, c, "sizeof(struct flock)", Libc.FLOCK_SIZE);
+        check(java, c, "offsetof(struct flock, l_type)", Libc.FLOCK_TYPE_OFFSET);
+        check(java, c, "offsetof(struct flock, l_whence)", Libc.FLOCK_WHENCE_OFFSET);
+        check(java, c, "offsetof(struct flock, l_start)", Libc.FLOCK_START_OFFSET);
+        check(java, c, "offsetof(struct flock, l_len)", Libc.FLOCK_LEN_OFFSET);
+        check(java, c, "offsetof(struct flock, l_pid)", Libc.FLOCK_PID_OFFSET);
+        check(java, c, "FALLOC_FL_KEEP_SIZE", Libc.FALLOC_FL_KEEP_SIZE);
+        check(java, c, "FALLOC_FL_PUNCH_HOLE", Libc.FALLOC_FL_PUNCH_HOLE);
+        check(java, c, "FALLOC_FL_ZERO_RANGE", Libc.FALLOC_FL_ZERO_RANGE);
+        check(java, c, "POLLIN", Libc.POLLIN);
+        check(java, c, "POLLOUT", Libc.POLLOUT);
+        check(java, c, "sizeof(struct pollfd)", Libc.POLLFD_SIZE);
+        check(java, c, "TUNSETIFF", Libc.TUNSETIFF);
+        check(java, c, "IFF_TAP", Libc.IFF_TAP);
+        check(java, c, "IFF_NO_PI", Libc.IFF_NO_PI);
+        check(java, c, "IFNAMSIZ", Libc.IFNAMSIZ);
+        check(java, c, "sizeof(struct ifreq)", Libc.IFREQ_SIZE);
+        check(java, c, "offsetof(struct ifreq, ifr_flags)", Libc.IFREQ_FLAGS_OFFSET);
+        check(java, c, "CLONE_NEWNET", Libc.CLONE_NEWNET);
+        check(java, c, "EROFS", Errno.EROFS);
+        check(java, c, "EOPNOTSUPP", Errno.EOPNOTSUPP);
         Map<String, Long> header = CProbe.evaluate(List.of("fcntl.h", "sys/mman.h", "sys/eventfd.h", "termios.h",
-                "signal.h", "errno.h", "sys/epoll.h"), c);
+                "signal.h", "errno.h", "sys/epoll.h", "linux/falloc.h", "poll.h", "sched.h", "sys/ioctl.h", "net/if.h",
+                "linux/if_tun.h"), c);
         assertEquals(java, header);
     }
 
