@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ristretto.vmm.memory.GuestAddress;
 import dev.ristretto.vmm.memory.GuestMemory;
+import dev.ristretto.vmm.memory.RamRange;
 import java.lang.foreign.MemorySegment;
 import java.util.List;
 import org.junit.jupiter.api.Test;

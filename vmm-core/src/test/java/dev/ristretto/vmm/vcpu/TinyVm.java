@@ -2,7 +2,7 @@ package dev.ristretto.vmm.vcpu;
 
 import dev.ristretto.vmm.device.Bus;
 import dev.ristretto.vmm.host.HostMemory;
-import dev.ristretto.vmm.host.RamRange;
+import dev.ristretto.vmm.memory.RamRange;
 import dev.ristretto.vmm.kvm.DescriptorTable;
 import dev.ristretto.vmm.kvm.Kvm;
 import dev.ristretto.vmm.kvm.KvmTestSupport;
