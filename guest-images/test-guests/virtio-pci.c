@@ -321,6 +321,9 @@ static int setup_queue(struct vdev *d, uint16_t index) {
     uint16_t notify_off = mmio_read16(cc + CC_QUEUE_NOTIFY_OFF);
     /* §4.1.4.4: cap.offset + queue_notify_off * notify_off_multiplier, inside the capability. */
     uint64_t off = (uint64_t)notify_off * d->notify_mult;
+    if (off + 2 > d->notify_len) {
+        return give_up(d, "a queue's notification address lies outside the notify capability");
+    }
     q->notify = d->notify_base + off;
     mmio_write16(cc + CC_QUEUE_ENABLE, 1);
 
@@ -344,13 +347,13 @@ static int setup_queue(struct vdev *d, uint16_t index) {
 }
 
 int virtio_setup(struct vdev *d, uint8_t bus, uint8_t dev, uint8_t fn, uint16_t device_id,
-                 uint64_t wanted, int nqueues) {
+                 uint16_t type, uint64_t wanted, int nqueues) {
     static const char *const NAMES[] = {"?", "net", "blk", "console", "rng"};
     d->bus = bus;
     d->dev = dev;
     d->fn = fn;
-    d->type = (uint16_t)(device_id - VIRTIO_MODERN_BASE);
-    d->name = NAMES[d->type];
+    d->type = type;
+    d->name = type <= VIRTIO_TYPE_ENTROPY ? NAMES[type] : "?";
     virtio_line(d);
     probe_puts("type=");
     probe_puts(d->name);
@@ -414,6 +417,7 @@ int virtio_setup(struct vdev *d, uint8_t bus, uint8_t dev, uint8_t fn, uint16_t 
     d->common = base[VIRTIO_PCI_CAP_COMMON_CFG];
     d->notify_base = base[VIRTIO_PCI_CAP_NOTIFY_CFG];
     d->notify_mult = caps[VIRTIO_PCI_CAP_NOTIFY_CFG].mult;
+    d->notify_len = caps[VIRTIO_PCI_CAP_NOTIFY_CFG].length;
     d->isr = base[VIRTIO_PCI_CAP_ISR_CFG];
     d->device_cfg = base[VIRTIO_PCI_CAP_DEVICE_CFG];
     d->device_cfg_len = caps[VIRTIO_PCI_CAP_DEVICE_CFG].length;

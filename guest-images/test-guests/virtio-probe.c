@@ -524,10 +524,9 @@ void pci_write16(uint8_t bus, uint8_t dev, uint8_t fn, uint8_t reg, uint16_t v) 
 static uint32_t devices_found;
 static uint32_t devices_ok;
 
-static void drive(uint8_t bus, uint8_t dev, uint8_t fn, uint16_t device_id) {
+static void drive(uint8_t bus, uint8_t dev, uint8_t fn, uint16_t device_id, uint16_t type) {
     static struct vdev d;
     memset(&d, 0, sizeof d);
-    uint16_t type = (uint16_t)(device_id - VIRTIO_MODERN_BASE);
     int nqueues;
     uint64_t wanted;
     switch (type) {
@@ -558,28 +557,37 @@ static void drive(uint8_t bus, uint8_t dev, uint8_t fn, uint16_t device_id) {
         return;
     }
     devices_found++;
-    if (virtio_setup(&d, bus, dev, fn, device_id, wanted, nqueues) != 0) {
-        return;
+    int r = virtio_setup(&d, bus, dev, fn, device_id, type, wanted, nqueues);
+    if (r == 0) {
+        switch (type) {
+        case VIRTIO_TYPE_BLOCK:
+            r = virtio_blk(&d);
+            break;
+        case VIRTIO_TYPE_NET:
+            r = virtio_net(&d);
+            break;
+        case VIRTIO_TYPE_CONSOLE:
+            r = virtio_console(&d);
+            break;
+        default:
+            r = virtio_rng(&d);
+            break;
+        }
     }
-    int r;
-    switch (type) {
-    case VIRTIO_TYPE_BLOCK:
-        r = virtio_blk(&d);
-        break;
-    case VIRTIO_TYPE_NET:
-        r = virtio_net(&d);
-        break;
-    case VIRTIO_TYPE_CONSOLE:
-        r = virtio_console(&d);
-        break;
-    default:
-        r = virtio_rng(&d);
-        break;
+    /* §2.1.2: the device may have given up on us without any request failing. */
+    if (r == 0 && (virtio_status(&d) & VS_DEVICE_NEEDS_RESET)) {
+        virtio_error(&d, "the device reports DEVICE_NEEDS_RESET");
+        r = -1;
     }
+    /* Every device driven ends with this line, whatever happened before. */
     virtio_line(&d);
     probe_puts(r == 0 ? "end ok status=" : "end failed status=");
-    probe_puts("0x");
-    probe_hex8(virtio_status(&d));
+    if (d.common != 0) {
+        probe_puts("0x");
+        probe_hex8(virtio_status(&d));
+    } else {
+        probe_puts("none"); /* no common configuration found: nothing to read */
+    }
     probe_putc('\n');
     if (r == 0) {
         devices_ok++;
@@ -641,6 +649,7 @@ void virtio_main(uint32_t kind, uint64_t info) {
             functions++;
             scan_function(0, dev, fn);
             uint16_t id = pci_read16(0, dev, fn, PCI_DEVICE);
+            /* Virtio's device IDs: 0x1000-0x103f transitional, 0x1040-0x107f modern (§4.1.2). */
             if (vendor == VIRTIO_VENDOR && id >= 0x1000 && id <= 0x107f) {
                 virtio[nvirtio].dev = dev;
                 virtio[nvirtio].fn = fn;
@@ -654,18 +663,15 @@ void virtio_main(uint32_t kind, uint64_t info) {
     probe_putc('\n');
 
     for (uint32_t i = 0; i < nvirtio; i++) {
-        if (virtio[i].id < VIRTIO_MODERN_BASE) {
-            /* 0x1000-0x103f: transitional devices (§4.1.2.3); their type is the subsystem ID. The
-             * modern interface works on them too, but the VMMs we check against give non-
-             * transitional devices, so say what we see rather than guess. */
-            probe_puts("virtio ");
-            vp_bdf(0, virtio[i].dev, virtio[i].fn);
-            probe_puts(" skipped: transitional device ");
-            vp_hex16(virtio[i].id);
-            probe_puts(" (use a modern-only device, e.g. QEMU's disable-legacy=on)\n");
-            continue;
+        uint16_t type;
+        if (virtio[i].id >= VIRTIO_MODERN_BASE) {
+            type = (uint16_t)(virtio[i].id - VIRTIO_MODERN_BASE);
+        } else {
+            /* 0x1000-0x103f: a transitional device (§4.1.2.1), whose Subsystem Device ID is the
+             * virtio device type. It has the modern capabilities too (§4.1.4), which we use. */
+            type = pci_read16(0, virtio[i].dev, virtio[i].fn, PCI_SUBSYSTEM + 2);
         }
-        drive(0, virtio[i].dev, virtio[i].fn, virtio[i].id);
+        drive(0, virtio[i].dev, virtio[i].fn, virtio[i].id, type);
     }
     probe_puts("virtio devices=");
     probe_dec(devices_found);

@@ -161,6 +161,7 @@ struct vdev {
     uint64_t device_cfg;        /* 0 when the device has no such capability */
     uint32_t device_cfg_len;
     uint64_t notify_base;
+    uint32_t notify_len;
     uint32_t notify_mult;
     uint64_t offered;
     uint64_t accepted;
@@ -174,11 +175,11 @@ struct vbuf {
     int device_writes;
 };
 
-/* Brings the device at bus:dev.fn up to DRIVER_OK with queues 0 .. nqueues-1, accepting
+/* Brings the device at bus:dev.fn (virtio device `type`) up to DRIVER_OK with queues 0 .. nqueues-1, accepting
  * VERSION_1 and the bits of `wanted` the device offers. Prints its lines; returns 0 or -1
  * (after printing the error line and resetting the device). */
 int virtio_setup(struct vdev *d, uint8_t bus, uint8_t dev, uint8_t fn, uint16_t device_id,
-                 uint64_t wanted, int nqueues);
+                 uint16_t type, uint64_t wanted, int nqueues);
 
 /* Adds one chain to queue q's available ring (without notifying); returns its head or -1. */
 int vq_add(struct vdev *d, struct vq *q, const struct vbuf *bufs, int n);
