@@ -24,8 +24,8 @@
 #define DEFAULT_BAR_WINDOW 0xd0000000ULL
 #define DEFAULT_TIMEOUT 10
 #define DEFAULT_NET_RX_TIMEOUT 10
-/* About 25 minutes at the ~15 us a poll takes in KVM's instruction emulator here, a fraction of
- * a second natively: only a backstop for a machine whose RTC does not tick. */
+/* 17 to 30 minutes at the 10-18 us a poll takes in KVM's instruction emulator here, seconds
+ * natively: only a backstop for a machine whose RTC does not tick. */
 #define DEFAULT_POLLS 100000000
 #define BLK_READ_MAX 256
 
