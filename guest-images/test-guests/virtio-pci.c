@@ -94,9 +94,7 @@ void virtio_reset(struct vdev *d) {
     virtio_error(d, "device_status did not read 0 after a reset");
 }
 
-/* Marks the device FAILED (§2.1: the driver gave up on it), then resets it so that it stops
- * touching our rings before they are reused for the next device. `what` 0: already printed. */
-static int give_up(struct vdev *d, const char *what) {
+int virtio_give_up(struct vdev *d, const char *what) {
     if (what != 0) {
         virtio_error(d, what);
     }
@@ -284,7 +282,7 @@ static int setup_queue(struct vdev *d, uint16_t index) {
     mmio_write16(cc + CC_QUEUE_SELECT, index);
     uint16_t max = mmio_read16(cc + CC_QUEUE_SIZE);
     if (max == 0) {
-        return give_up(d, "a queue the device needs reads queue_size 0 (not available)");
+        return virtio_give_up(d, "a queue the device needs reads queue_size 0 (not available)");
     }
     /* The driver may write a smaller size (§4.1.4.3.2); split queues are powers of 2 (§2.7). */
     uint16_t size = VQ_MAX_SIZE;
@@ -292,7 +290,7 @@ static int setup_queue(struct vdev *d, uint16_t index) {
         size >>= 1;
     }
     if (ring_pages_used == RING_PAGES) {
-        return give_up(d, "out of ring pages (the probe has 16 queues in all)");
+        return virtio_give_up(d, "out of ring pages (the probe has 16 queues in all)");
     }
     uint8_t *page = ring_pages[ring_pages_used++];
     memset(page, 0, 4096);
@@ -322,7 +320,7 @@ static int setup_queue(struct vdev *d, uint16_t index) {
     /* §4.1.4.4: cap.offset + queue_notify_off * notify_off_multiplier, inside the capability. */
     uint64_t off = (uint64_t)notify_off * d->notify_mult;
     if (off + 2 > d->notify_len) {
-        return give_up(d, "a queue's notification address lies outside the notify capability");
+        return virtio_give_up(d, "a queue's notification address lies outside the notify capability");
     }
     q->notify = d->notify_base + off;
     mmio_write16(cc + CC_QUEUE_ENABLE, 1);
@@ -385,10 +383,10 @@ int virtio_setup(struct vdev *d, uint8_t bus, uint8_t dev, uint8_t fn, uint16_t 
     probe_putc('\n');
     if (!caps[VIRTIO_PCI_CAP_COMMON_CFG].found || !caps[VIRTIO_PCI_CAP_NOTIFY_CFG].found
             || !caps[VIRTIO_PCI_CAP_ISR_CFG].found) {
-        return give_up(d, "the common, notify or ISR capability is missing (§4.1.4)");
+        return virtio_give_up(d, "the common, notify or ISR capability is missing (§4.1.4)");
     }
     if (caps[VIRTIO_PCI_CAP_COMMON_CFG].length < 0x38) {
-        return give_up(d, "the common configuration is shorter than 0x38 bytes (§4.1.4.3)");
+        return virtio_give_up(d, "the common configuration is shorter than 0x38 bytes (§4.1.4.3)");
     }
 
     /* BARs named by the capabilities, each set up once. */
@@ -401,16 +399,16 @@ int virtio_setup(struct vdev *d, uint8_t bus, uint8_t dev, uint8_t fn, uint16_t 
         }
         uint8_t i = caps[t].bar;
         if (i > 5) {
-            return give_up(d, "a capability names a BAR above 5");
+            return virtio_give_up(d, "a capability names a BAR above 5");
         }
         if (bars[i].state == 0) {
             bars[i].state = setup_bar(d, i, &bars[i]) == 0 ? 1 : -1;
         }
         if (bars[i].state < 0) {
-            return give_up(d, "a BAR the capabilities need is unusable");
+            return virtio_give_up(d, "a BAR the capabilities need is unusable");
         }
         if ((uint64_t)caps[t].offset + caps[t].length > bars[i].size) {
-            return give_up(d, "a capability extends past the end of its BAR");
+            return virtio_give_up(d, "a capability extends past the end of its BAR");
         }
         base[t] = bars[i].address + caps[t].offset;
     }
@@ -445,7 +443,7 @@ int virtio_setup(struct vdev *d, uint8_t bus, uint8_t dev, uint8_t fn, uint16_t 
     probe_hex64(d->accepted);
     probe_putc('\n');
     if (!(d->offered & VIRTIO_F_VERSION_1)) {
-        return give_up(d, "VIRTIO_F_VERSION_1 is not offered (a legacy-only device)");
+        return virtio_give_up(d, "VIRTIO_F_VERSION_1 is not offered (a legacy-only device)");
     }
     mmio_write32(cc + CC_DRIVER_FEATURE_SELECT, 0);
     mmio_write32(cc + CC_DRIVER_FEATURE, (uint32_t)d->accepted);
@@ -458,12 +456,12 @@ int virtio_setup(struct vdev *d, uint8_t bus, uint8_t dev, uint8_t fn, uint16_t 
         probe_puts("error: FEATURES_OK did not stick (status=0x");
         probe_hex8(s);
         probe_puts(")\n");
-        return give_up(d, 0);
+        return virtio_give_up(d, 0);
     }
 
     uint16_t num_queues = mmio_read16(cc + CC_NUM_QUEUES);
     if (num_queues < nqueues) {
-        return give_up(d, "num_queues is smaller than the queues this device type has");
+        return virtio_give_up(d, "num_queues is smaller than the queues this device type has");
     }
     mmio_write16(cc + CC_MSIX_CONFIG, VIRTIO_MSI_NO_VECTOR);
     for (uint16_t i = 0; i < nqueues; i++) {
@@ -478,10 +476,10 @@ int virtio_setup(struct vdev *d, uint8_t bus, uint8_t dev, uint8_t fn, uint16_t 
     probe_hex8(s);
     probe_putc('\n');
     if (s & VS_DEVICE_NEEDS_RESET) {
-        return give_up(d, "DEVICE_NEEDS_RESET right after DRIVER_OK");
+        return virtio_give_up(d, "DEVICE_NEEDS_RESET right after DRIVER_OK");
     }
     if ((s & (VS_ACKNOWLEDGE | VS_DRIVER | VS_FEATURES_OK | VS_DRIVER_OK)) != 0x0f) {
-        return give_up(d, "the status does not hold the bits we set");
+        return virtio_give_up(d, "the status does not hold the bits we set");
     }
     return 0;
 }

@@ -579,6 +579,10 @@ static void drive(uint8_t bus, uint8_t dev, uint8_t fn, uint16_t device_id, uint
         virtio_error(&d, "the device reports DEVICE_NEEDS_RESET");
         r = -1;
     }
+    if (r != 0 && d.common != 0 && (virtio_status(&d) & VS_DRIVER_OK)) {
+        /* A failure after DRIVER_OK: stop the device as set-up failures already do. */
+        virtio_give_up(&d, 0);
+    }
     /* Every device driven ends with this line, whatever happened before. */
     virtio_line(&d);
     probe_puts(r == 0 ? "end ok status=" : "end failed status=");

@@ -196,6 +196,10 @@ void vq_repost(struct vq *q, uint16_t head);
 int vq_transfer(struct vdev *d, struct vq *q, const struct vbuf *bufs, int n, uint32_t *len);
 
 uint8_t virtio_status(struct vdev *d);
+/* Prints `what` as an error line (unless 0: already printed), marks the device FAILED (§2.1:
+ * the driver gave up on it) and resets it, so that it stops using our rings and buffers before
+ * the next device reuses the buffers. Returns -1. */
+int virtio_give_up(struct vdev *d, const char *what);
 /* One device configuration field (§4.1.4.6) of `width` 1, 2, 4 or 8 bytes, read with its
  * natural width (§4.1.3.1: 64-bit fields as two 32-bit reads) under the configuration
  * generation (§2.5.1); -1 when it is outside the capability or misaligned. */
