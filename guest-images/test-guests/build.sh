@@ -2,6 +2,8 @@
 # Builds the freestanding test guests from source and prints the path of each, one per line:
 #   pvh-probe    ELF64 with a XEN_ELFNOTE_PHYS32_ENTRY note; 32-bit code entered by the PVH ABI
 #   elf64-probe  ELF64 entered at e_entry in 64-bit mode with RSI = boot_params
+#   virtio-probe ELF64 with both: e_entry (64-bit, RSI = boot_params) and a PVH note whose 32-bit
+#                entry enters long mode itself; drives virtio-pci devices by polling
 # Usage: build.sh [output-dir]
 # The default output directory is ${RISTRETTO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ristretto}/test-guests
 # (outside the repository; nothing built is committed). Needs gcc, ld and objcopy (binutils);
@@ -51,8 +53,18 @@ trap 'rm -rf "$work"' EXIT
 "$CC" -m64 "${ldflags[@]}" -T "$here/elf64-probe.ld" -Wl,-m,elf_x86_64 -o "$work/elf64-probe" \
   "$work/elf64-start.o" "$work/elf64-probe.o" "$work/probe64.o"
 
+# virtio-probe: 64-bit C plus a 32-bit PVH stub in the same object (virtio-start.S switches with
+# .code32/.code64). No loop-to-memset rewriting inside its own memset and memcpy.
+vflags=(-m64 -mno-red-zone -fno-tree-loop-distribute-patterns "${cflags[@]}")
+for src in virtio-start.S virtio-probe.c virtio-pci.c virtio-devices.c probe.c; do
+  "$CC" "${vflags[@]}" -c "$here/$src" -o "$work/virtio-${src%.*}.o"
+done
+"$CC" -m64 "${ldflags[@]}" -T "$here/virtio-probe.ld" -Wl,-m,elf_x86_64 -o "$work/virtio-probe" \
+  "$work/virtio-virtio-start.o" "$work/virtio-virtio-probe.o" "$work/virtio-virtio-pci.o" \
+  "$work/virtio-virtio-devices.o" "$work/virtio-probe.o"
+
 mkdir -p "$out"
-for guest in pvh-probe elf64-probe; do
+for guest in pvh-probe elf64-probe virtio-probe; do
   # Replace atomically so a concurrent reader never sees a half-written file.
   cp "$work/$guest" "$out/.$guest.tmp"
   mv -f "$out/.$guest.tmp" "$out/$guest"

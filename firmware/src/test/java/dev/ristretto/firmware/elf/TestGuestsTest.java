@@ -33,6 +33,7 @@ import org.junit.jupiter.api.Test;
 class TestGuestsTest {
     private static Path pvhProbe;
     private static Path elf64Probe;
+    private static Path virtioProbe;
 
     private static Path repoRoot() {
         Path root = Path.of(System.getProperty("user.dir")).toAbsolutePath();
@@ -70,13 +71,14 @@ class TestGuestsTest {
             assumeTrue(p.exitValue() != 3, "build.sh: " + output.trim());
             assertEquals(0, p.exitValue(), "build.sh failed:\n" + output);
             List<String> paths = output.lines().filter(l -> l.startsWith("/")).toList();
-            assertEquals(List.of(out.resolve("pvh-probe").toString(), out.resolve("elf64-probe").toString()), paths,
-                    "build.sh prints the path of each guest");
+            assertEquals(List.of(out.resolve("pvh-probe").toString(), out.resolve("elf64-probe").toString(),
+                    out.resolve("virtio-probe").toString()), paths, "build.sh prints the path of each guest");
         } finally {
             Files.deleteIfExists(log);
         }
         pvhProbe = out.resolve("pvh-probe");
         elf64Probe = out.resolve("elf64-probe");
+        virtioProbe = out.resolve("virtio-probe");
     }
 
     @Test
@@ -103,6 +105,32 @@ class TestGuestsTest {
         assertEquals(Layout.HIGH_MEMORY_START, k.start());
         ElfBootPlan plan = ElfBoot.plan(MemoryLayout.forRam(32 * Layout.MIB), k, "console=ttyS0");
         assertEquals(Layout.HIGH_MEMORY_START.value(), plan.entry().rip());
+    }
+
+    /**
+     * virtio-probe has two entries (README.md): e_entry, 64-bit code at the start of the image,
+     * for the Linux protocol, and the PVH note's 32-bit stub, a different address in the same
+     * image. Both protocols must plan, and PVH is the default because the note is there.
+     */
+    @Test
+    void virtioProbeHasBothALinuxAndAPvhEntry() {
+        ElfKernel k = ElfKernel.load(virtioProbe);
+        assertTrue(k.supportsPvh());
+        assertEquals(Layout.HIGH_MEMORY_START, k.start());
+        assertEquals(Layout.HIGH_MEMORY_START, k.entry64());
+        GuestAddress pvh = k.pvhEntry().orElseThrow();
+        assertTrue(pvh.compareTo(k.start()) > 0 && pvh.compareTo(k.end()) < 0,
+                "the PVH entry " + pvh + " lies inside the image, after the 64-bit entry");
+
+        KernelFile file = KernelFile.load(virtioProbe);
+        assertEquals(KernelFormat.ELF_PVH, file.format());
+        assertEquals(BootProtocol.PVH, file.protocol(Optional.empty()));
+        assertEquals(BootProtocol.LINUX, file.protocol(Optional.of(BootProtocol.LINUX)));
+
+        MemoryLayout memory = MemoryLayout.forRam(64 * Layout.MIB);
+        k.checkPlacement(memory);
+        assertEquals(Layout.HIGH_MEMORY_START.value(), ElfBoot.plan(memory, k, "vprobe.blk_read=1").entry().rip());
+        assertEquals(pvh.value(), PvhBoot.plan(memory, k, Optional.empty(), "vprobe.blk_read=1").entry().rip());
     }
 
     /**
