@@ -117,6 +117,14 @@ public final class Layout {
     public static final GuestAddress ACPI_TABLES_END = BIOS_AREA_END;
 
     /**
+     * The x86 reset vector, F000:FFF0 (Intel SDM vol 3 §9.1.4: the first instruction fetched after
+     * RESET). There is no BIOS here, so {@link ResetVector} puts a stub there that resets the
+     * machine: a kernel that "reboots through the BIOS" (Linux's machine_real_restart, which Linux
+     * picks on hardware-reduced ACPI without EFI) jumps here and must not run into zeroes.
+     */
+    public static final GuestAddress RESET_VECTOR = GuestAddress.of(0xffff0);
+
+    /**
      * 1 MiB: the start of high memory and the default protected-mode kernel load address for
      * kernels that are not relocatable and predate pref_address (boot.rst, "code32_start").
      */

@@ -3,6 +3,7 @@ package dev.ristretto.machine;
 import dev.ristretto.devices.acpi.AcpiPowerDevice;
 import dev.ristretto.devices.serial.Serial16550;
 import dev.ristretto.firmware.Layout;
+import dev.ristretto.firmware.ResetVector;
 import dev.ristretto.firmware.acpi.AcpiConfig;
 import dev.ristretto.firmware.acpi.AcpiTable;
 import dev.ristretto.firmware.acpi.AcpiTables;
@@ -21,7 +22,8 @@ import java.util.Optional;
  * in the BIOS area at 0xe0000, and the Intel MP table (MP spec 1.4 §4) at 0xf0000, the start of the
  * BIOS ROM range Linux scans for its floating pointer. Both are written: a kernel with ACPI uses
  * ACPI (Debian's cloud kernel has no MP-table parser at all), one built without it finds the MP
- * table; with {@code --acpi off} only the MP table is written, as kvmtool does.
+ * table; with {@code --acpi off} only the MP table is written, as kvmtool does. The reset-vector
+ * stub ({@link ResetVector}) goes at the top of the BIOS area.
  */
 record PlatformTables(Optional<AcpiTables> acpi, byte[] mpTable) {
 
@@ -64,7 +66,7 @@ record PlatformTables(Optional<AcpiTables> acpi, byte[] mpTable) {
         }
         byte[] mp = MpTable.build(new MpConfig(cpus, Layout.LAPIC.value(), IOAPIC_ID, Layout.IOAPIC.value(),
                 OEM_ID, "RISTRETTO"), MP_TABLE);
-        if (MP_TABLE.checkedAdd(mp.length).compareTo(Layout.BIOS_AREA_END) > 0) {
+        if (MP_TABLE.checkedAdd(mp.length).compareTo(Layout.RESET_VECTOR) > 0) {
             throw new IllegalStateException("MP table for " + cpus + " vCPUs does not fit below 1 MiB");
         }
         return new PlatformTables(acpi, mp);
@@ -78,6 +80,7 @@ record PlatformTables(Optional<AcpiTables> acpi, byte[] mpTable) {
     void writeTo(GuestMemory memory) {
         acpi.ifPresent(t -> memory.write(t.base(), t.bytes()));
         memory.write(MP_TABLE, mpTable);
+        memory.write(Layout.RESET_VECTOR, ResetVector.bytes());
     }
 
     /**
