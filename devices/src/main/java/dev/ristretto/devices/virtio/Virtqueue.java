@@ -564,6 +564,23 @@ public final class Virtqueue {
         }
     }
 
+    /**
+     * Breaks the queue because a chain the device popped violates a rule of the device type
+     * (for example a virtio-blk request without its header or status byte, VIRTIO 1.2 §5.2.6):
+     * the ring itself was well formed, but the request cannot be answered. The effect is that
+     * of a ring violation: the counter goes up, the listener is told (the transport sets
+     * DEVICE_NEEDS_RESET, §2.1.2) and the queue does nothing more until reset. Does nothing on a
+     * queue that is already broken or not active.
+     */
+    public void deviceTypeViolation(String reason) {
+        synchronized (this) {
+            if (active && !broken) {
+                fail(reason);
+            }
+        }
+        report();
+    }
+
     private GuestAddress availAddr(long offset) {
         return GuestAddress.of(availRing).checkedAdd(offset);
     }
