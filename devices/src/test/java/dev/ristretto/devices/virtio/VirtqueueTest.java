@@ -50,6 +50,26 @@ class VirtqueueTest {
     }
 
     @Test
+    void aDeviceTypeViolationBreaksTheQueueOnceAndIsReported() {
+        QueueDriver d = new QueueDriver(arena, 8);
+        Virtqueue q = d.queue(8, ALL, listener);
+        d.descriptor(0, BUF, 4, 0, 0);
+        d.offer(0);
+        d.offer(0);
+        assertNotNull(q.pop());
+        q.deviceTypeViolation("request without a status byte");
+        assertTrue(q.isBroken());
+        assertEquals(List.of("request without a status byte"), violations);
+        assertEquals(1, q.violations());
+        assertNull(q.pop(), "a broken queue yields nothing");
+        q.deviceTypeViolation("again");
+        assertEquals(1, violations.size(), "already broken: not reported twice");
+        q.reset();
+        q.deviceTypeViolation("inactive");
+        assertFalse(q.isBroken(), "an inactive queue has no chains to complain about");
+    }
+
+    @Test
     void popsAReadThenWriteChainAndPublishesTheUsedElement() {
         QueueDriver d = new QueueDriver(arena, 8);
         Virtqueue q = d.queue(8, ALL, listener);
