@@ -13,6 +13,8 @@ import java.lang.System.Logger.Level;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
 
@@ -21,30 +23,32 @@ import java.util.Objects;
  * in front of a {@link NetBackend}.
  *
  * <h2>Features</h2>
- * VIRTIO_NET_F_MAC and VIRTIO_NET_F_STATUS; the transport adds VERSION_1, INDIRECT_DESC and
- * EVENT_IDX. No checksum or segmentation offload is offered: the backends move plain frames,
- * and an offload we cannot honour end to end would hand the peer bad checksums. Nor is
- * VIRTIO_NET_F_MRG_RXBUF: without it every receive chain must hold the header and a whole frame
- * (§5.1.6.3.1), which Linux guarantees by posting 1518-byte-plus-header buffers when no large
- * receive offload is negotiated.
+ * VIRTIO_NET_F_MAC, VIRTIO_NET_F_STATUS and VIRTIO_NET_F_MRG_RXBUF; the transport adds
+ * VERSION_1, INDIRECT_DESC and EVENT_IDX. No checksum or segmentation offload is offered: the
+ * backends move plain frames, and an offload we cannot honour end to end would hand the peer
+ * bad checksums. MRG_RXBUF matters because passt hands the guest an MTU of 65520 by DHCP: with
+ * it Linux posts page-sized buffers and we spread a large frame over several; without it Linux
+ * posts one 1518-byte-plus-header buffer per frame when no large receive offload is negotiated
+ * (§5.1.6.3.1), and every larger frame would be dropped. A driver that does not negotiate it
+ * still works, with one chain per frame.
  *
  * <h2>The header (§5.1.6)</h2>
  * With VERSION_1 every packet in either direction starts with the 12-byte struct virtio_net_hdr
  * {@code {u8 flags, u8 gso_type, le16 hdr_len, le16 gso_size, le16 csum_start, le16 csum_offset,
  * le16 num_buffers}}. On transmit we strip it: since no offload was negotiated the driver must
  * leave flags 0 and gso_type NONE (§5.1.6.2.1), and there is nothing in it for us. On receive we
- * write it zeroed with num_buffers = 1 (§5.1.6.3.2: "MUST set num_buffers to 1" without
- * MRG_RXBUF).
+ * write it zeroed except num_buffers: 1 without MRG_RXBUF, else the number of chains the frame
+ * spans (§5.1.6.4.1).
  *
  * <h2>Receive</h2>
  * Frames arrive on the backend's thread through {@link #deliver}. If the guest has posted a
  * receive chain the frame goes straight in; otherwise it waits in a bounded queue of
  * {@link #PENDING_FRAMES} frames, and later frames are dropped and counted (a NIC whose ring is
  * full drops too; TCP recovers). The queue drains when the guest posts buffers (a notification
- * on queue 0). A chain too small for the frame at hand goes back to the guest empty (used
- * length 0, which Linux counts as rx_length_errors and reposts), and the frame is dropped and
- * counted; holding the chain for a smaller frame instead would let one tiny buffer stall every
- * buffer behind it. Runts below an Ethernet header and frames above
+ * on queue 0). Without MRG_RXBUF a chain too small for the frame at hand goes back to the
+ * guest empty (used length 0, which Linux counts as rx_length_errors and reposts), and the frame
+ * is dropped and counted; holding the chain for a smaller frame instead would let one tiny
+ * buffer stall every buffer behind it. Runts below an Ethernet header and frames above
  * {@link #MAX_FRAME_SIZE} are dropped and counted.
  *
  * <h2>Driver errors</h2>
@@ -66,6 +70,7 @@ public final class VirtioNet implements VirtioDevice, NetBackend.FrameSink {
 
     // Feature bits, §5.1.3.
     public static final int F_MAC = 5;
+    public static final int F_MRG_RXBUF = 15;
     public static final int F_STATUS = 16;
 
     /** VIRTIO_NET_S_LINK_UP in the status field (§5.1.4). */
@@ -97,6 +102,9 @@ public final class VirtioNet implements VirtioDevice, NetBackend.FrameSink {
     private boolean started;
     private boolean linkUp = true;
     private final ArrayDeque<byte[]> pending = new ArrayDeque<>();
+    private boolean mergeable;
+    private final List<DescriptorChain> gathered = new ArrayList<>();
+    private long gatheredBytes;
     private long rxFrames;
     private long rxDroppedFull;
     private long rxDroppedInvalid;
@@ -138,7 +146,7 @@ public final class VirtioNet implements VirtioDevice, NetBackend.FrameSink {
 
     @Override
     public long deviceFeatures() {
-        return Virtio.bit(F_MAC) | Virtio.bit(F_STATUS);
+        return Virtio.bit(F_MAC) | Virtio.bit(F_STATUS) | Virtio.bit(F_MRG_RXBUF);
     }
 
     @Override
@@ -198,6 +206,7 @@ public final class VirtioNet implements VirtioDevice, NetBackend.FrameSink {
             this.rx = queues.get(RX_QUEUE);
             this.tx = queues.get(TX_QUEUE);
             this.interrupt = interrupt;
+            this.mergeable = (features & Virtio.bit(F_MRG_RXBUF)) != 0;
             start = !started;
             started = true;
         }
@@ -215,6 +224,9 @@ public final class VirtioNet implements VirtioDevice, NetBackend.FrameSink {
         tx = null;
         interrupt = null;
         pending.clear();
+        gathered.clear();
+        gatheredBytes = 0;
+        mergeable = false;
     }
 
     // ---- counters ----
@@ -285,30 +297,70 @@ public final class VirtioNet implements VirtioDevice, NetBackend.FrameSink {
     /**
      * Moves pending frames into receive chains while both exist; returns whether any chain was
      * used. Called with the lock held.
+     *
+     * <p>Without MRG_RXBUF each frame takes one chain. With it (§5.1.6.4.1) a frame takes as
+     * many chains as its header and bytes need, filling every chain but the last completely;
+     * num_buffers says how many, and all of them are published with one used-index store. The
+     * chains gathered for a frame wait in {@link #gathered} until there are enough, so a frame
+     * never goes out partly. A frame that would need more chains than the ring holds can never
+     * be placed: it is dropped and the gathered chains go back empty.
      */
     private boolean drainLocked() {
         boolean used = false;
         while (!pending.isEmpty()) {
-            DescriptorChain chain = nextRxChain();
-            if (chain == null) {
-                break;
+            byte[] frame = pending.peekFirst();
+            long need = HEADER_SIZE + frame.length;
+            while (gatheredBytes < need) {
+                DescriptorChain chain = nextRxChain();
+                if (chain == null) {
+                    return used;
+                }
+                gathered.add(chain);
+                gatheredBytes += chain.writableLength();
+                if (!mergeable || gathered.size() == rx.size()) {
+                    break;
+                }
             }
-            byte[] frame = pending.removeFirst();
+            pending.removeFirst();
             used = true;
-            if (chain.writableLength() < HEADER_SIZE + frame.length) {
-                rxDroppedTooBig++;
-                rx.addUsed(chain.head(), 0);
-                continue;
+            int count = gathered.size();
+            int[] heads = new int[count];
+            int[] lengths = new int[count];
+            for (int k = 0; k < count; k++) {
+                heads[k] = gathered.get(k).head();
             }
-            byte[] header = new byte[HEADER_SIZE];
-            // flags 0, gso_type VIRTIO_NET_HDR_GSO_NONE, no checksum; num_buffers = 1 (§5.1.6.3.2).
-            header[10] = 1;
-            chain.write(0, header);
-            chain.write(HEADER_SIZE, frame);
-            rx.addUsed(chain.head(), HEADER_SIZE + frame.length);
-            rxFrames++;
+            if (gatheredBytes < need) {
+                // Too small even for one frame (or, merging, the whole ring is): return the
+                // chains empty, which Linux counts as rx_length_errors and reposts.
+                rxDroppedTooBig++;
+            } else {
+                writeFrame(frame, lengths);
+                rxFrames++;
+            }
+            rx.addUsed(heads, lengths, count);
+            gathered.clear();
+            gatheredBytes = 0;
         }
         return used;
+    }
+
+    /** Writes header and frame across {@link #gathered}, filling each chain before the next. */
+    private void writeFrame(byte[] frame, int[] lengths) {
+        byte[] header = new byte[HEADER_SIZE];
+        // flags 0, gso_type VIRTIO_NET_HDR_GSO_NONE, no checksum (§5.1.6.4.1); num_buffers (le16).
+        header[10] = (byte) gathered.size();
+        header[11] = (byte) (gathered.size() >>> 8);
+        byte[] packet = new byte[HEADER_SIZE + frame.length];
+        System.arraycopy(header, 0, packet, 0, HEADER_SIZE);
+        System.arraycopy(frame, 0, packet, HEADER_SIZE, frame.length);
+        int done = 0;
+        for (int k = 0; k < gathered.size(); k++) {
+            DescriptorChain chain = gathered.get(k);
+            int n = (int) Math.min(chain.writableLength(), packet.length - done);
+            chain.write(0, n == packet.length ? packet : Arrays.copyOfRange(packet, done, done + n));
+            lengths[k] = n;
+            done += n;
+        }
     }
 
     /** The next available receive chain, asking for a notification when there is none. */

@@ -87,10 +87,14 @@ class VirtioNetTest {
     }
 
     private void activate() {
+        activate(FEATURES);
+    }
+
+    private void activate(long features) {
         Virtqueue.ViolationListener l = (q, reason) -> violations.add(reason);
-        rxQueue = rxDriver.queue(0, VirtioNet.QUEUE_SIZE, FEATURES, l);
-        txQueue = txDriver.queue(1, VirtioNet.QUEUE_SIZE, FEATURES, l);
-        net.activate(rxDriver.memory, List.of(rxQueue, txQueue), FEATURES, new VirtioInterrupt() {
+        rxQueue = rxDriver.queue(0, VirtioNet.QUEUE_SIZE, features, l);
+        txQueue = txDriver.queue(1, VirtioNet.QUEUE_SIZE, features, l);
+        net.activate(rxDriver.memory, List.of(rxQueue, txQueue), features, new VirtioInterrupt() {
             @Override
             public void usedBuffers(int queue) {
                 (queue == 0 ? rxInterrupts : txInterrupts).incrementAndGet();
@@ -147,8 +151,8 @@ class VirtioNetTest {
         net.writeConfig(0, new byte[] {1, 2, 3, 4, 5, 6});
         net.readConfig(0, cfg = new byte[6]);
         assertArrayEquals(MAC, cfg, "the MAC is read-only");
-        assertEquals(Virtio.bit(VirtioNet.F_MAC) | Virtio.bit(VirtioNet.F_STATUS), net.deviceFeatures(),
-                "no offloads and no MRG_RXBUF");
+        assertEquals(Virtio.bit(VirtioNet.F_MAC) | Virtio.bit(VirtioNet.F_STATUS) | Virtio.bit(VirtioNet.F_MRG_RXBUF),
+                net.deviceFeatures(), "no offloads");
         assertArrayEquals(new int[] {256, 256}, net.queueMaxSizes());
     }
 
@@ -335,6 +339,75 @@ class VirtioNetTest {
         assertFalse(rxQueue.isBroken());
     }
 
+    /** Re-activates with MRG_RXBUF negotiated, on fresh rings (as after a driver reset). */
+    private void mergeable() {
+        net.reset();
+        rxDriver = new QueueDriver(rxDriver, 16, QueueDriver.RAM_BASE + 0x6000);
+        txDriver = new QueueDriver(rxDriver, 16, QueueDriver.RAM_BASE + 0x8000);
+        rxPosted = 0;
+        activate(FEATURES | Virtio.bit(VirtioNet.F_MRG_RXBUF));
+    }
+
+    @Test
+    void mergeableBuffersCarryALargeFrameAcrossSeveralChains() {
+        mergeable();
+        int a = postRx(1000);
+        int b = postRx(1000);
+        int c = postRx(1000);
+        int d = postRx(1000);
+        byte[] f = frame(2500, 10);
+        assertTrue(backend.sink.deliver(ByteBuffer.wrap(f)));
+        assertEquals(3, rxDriver.usedIdx(), "12 + 2500 bytes take three 1000-byte chains, published together");
+        assertArrayEquals(new int[] {a, 1000}, rxDriver.usedElement(0), "all but the last are filled completely");
+        assertArrayEquals(new int[] {b, 1000}, rxDriver.usedElement(1));
+        assertArrayEquals(new int[] {c, 512}, rxDriver.usedElement(2));
+        byte[] first = rxBuffer(a, 1000);
+        assertEquals(3, first[10] | first[11] << 8, "num_buffers");
+        byte[] joined = new byte[2512];
+        System.arraycopy(first, 0, joined, 0, 1000);
+        System.arraycopy(rxBuffer(b, 1000), 0, joined, 1000, 1000);
+        System.arraycopy(rxBuffer(c, 512), 0, joined, 2000, 512);
+        assertArrayEquals(f, Arrays.copyOfRange(joined, 12, 2512));
+        assertEquals(1, rxInterrupts.get());
+
+        // A small frame takes one chain, with num_buffers 1.
+        backend.sink.deliver(ByteBuffer.wrap(frame(60, 11)));
+        assertArrayEquals(new int[] {d, 72}, rxDriver.usedElement(3));
+        assertEquals(1, rxBuffer(d, 12)[10]);
+    }
+
+    @Test
+    void aMergedFrameWaitsUntilEnoughChainsArePosted() {
+        mergeable();
+        postRx(1000);
+        backend.sink.deliver(ByteBuffer.wrap(frame(1500, 12)));
+        assertEquals(0, rxDriver.usedIdx(), "no partial frame is published");
+        assertEquals(1, net.rxPending());
+        postRx(1000);
+        net.processQueue(VirtioNet.RX_QUEUE);
+        assertEquals(2, rxDriver.usedIdx());
+        assertEquals(1000, rxDriver.usedElement(0)[1]);
+        assertEquals(512, rxDriver.usedElement(1)[1]);
+        assertEquals(0, net.rxPending());
+    }
+
+    @Test
+    void aFrameLargerThanTheWholeRingIsDroppedAndTheChainsGoBackEmpty() {
+        mergeable();
+        for (int i = 0; i < 16; i++) {
+            postRx(64);
+        }
+        // 16 chains of 64 bytes hold 1024 bytes; this frame needs 12 + 2000.
+        backend.sink.deliver(ByteBuffer.wrap(frame(2000, 13)));
+        assertEquals(16, rxDriver.usedIdx());
+        for (int i = 0; i < 16; i++) {
+            assertEquals(0, rxDriver.usedElement(i)[1]);
+        }
+        assertEquals(1, net.rxDroppedTooBig());
+        assertEquals(0, net.rxFrames());
+        assertFalse(rxQueue.isBroken());
+    }
+
     @Test
     void aReceiveChainWithReadableBuffersBreaksTheQueue() {
         rxDriver.descriptor(0, RX_BUF, 2048, 0, 0);
@@ -377,7 +450,7 @@ class VirtioNetTest {
         while (producer.isAlive() || net.rxPending() > 0) {
             // Only this thread touches the driver side; a descriptor is reposted only after its
             // used entry was read below.
-            if (((rxPosted - rxDriver.usedIdx()) & 0xffff) < 16) {
+            if (((rxPosted - seen) & 0xffff) < 16) {
                 postRx(2048);
             }
             net.processQueue(VirtioNet.RX_QUEUE);
