@@ -287,13 +287,13 @@ public final class VirtioBlock implements VirtioDevice {
             q.disableNotification();
             DescriptorChain chain;
             while ((chain = q.pop()) != null) {
-                Integer written = handle(mem, q, chain, negotiated);
-                if (written == null) {
+                long written = handle(mem, q, chain, negotiated);
+                if (written < 0) {
                     // The queue is broken; the transport already knows and will notify the driver.
                     irq.usedBuffers(0);
                     return;
                 }
-                q.addUsed(chain.head(), written);
+                q.addUsed(chain.head(), (int) written); // a u32: the chain is shorter than 2^32 (§2.7.5.2)
                 used = true;
             }
         } while (q.enableNotification());
@@ -302,17 +302,17 @@ public final class VirtioBlock implements VirtioDevice {
         }
     }
 
-    /** Executes one request; returns the used length, or null after breaking the queue. */
-    private Integer handle(GuestMemory mem, Virtqueue q, DescriptorChain chain, long negotiated) {
+    /** Executes one request; returns the used length (a u32), or -1 after breaking the queue. */
+    private long handle(GuestMemory mem, Virtqueue q, DescriptorChain chain, long negotiated) {
         if (chain.readableLength() < HEADER_SIZE) {
             q.deviceTypeViolation("virtio-blk request " + chain + " has no 16-byte device-readable header"
                     + " (VIRTIO 1.2 §5.2.6)");
-            return null;
+            return -1;
         }
         if (chain.writableLength() < 1) {
             q.deviceTypeViolation("virtio-blk request " + chain + " has no device-writable status byte"
                     + " (VIRTIO 1.2 §5.2.6)");
-            return null;
+            return -1;
         }
         byte[] header = new byte[HEADER_SIZE];
         chain.read(0, header);
@@ -331,7 +331,7 @@ public final class VirtioBlock implements VirtioDevice {
         if (wrongDirection) {
             q.deviceTypeViolation("virtio-blk request type " + type + " " + chain + " carries data in the"
                     + " wrong direction (VIRTIO 1.2 §5.2.6)");
-            return null;
+            return -1;
         }
 
         int status;
@@ -390,7 +390,7 @@ public final class VirtioBlock implements VirtioDevice {
                 unsupported++;
             }
         }
-        return (int) (dataWritten + 1);
+        return dataWritten + 1;
     }
 
     private static boolean negotiated(long features, int bit) {

@@ -95,7 +95,6 @@ public final class VirtioNet implements VirtioDevice, NetBackend.FrameSink {
     private final byte[] mac;
 
     // Guarded by this.
-    private GuestMemory memory;
     private Virtqueue rx;
     private Virtqueue tx;
     private VirtioInterrupt interrupt;
@@ -202,7 +201,6 @@ public final class VirtioNet implements VirtioDevice, NetBackend.FrameSink {
     public void activate(GuestMemory memory, List<Virtqueue> queues, long features, VirtioInterrupt interrupt) {
         boolean start;
         synchronized (this) {
-            this.memory = memory;
             this.rx = queues.get(RX_QUEUE);
             this.tx = queues.get(TX_QUEUE);
             this.interrupt = interrupt;
@@ -219,7 +217,6 @@ public final class VirtioNet implements VirtioDevice, NetBackend.FrameSink {
 
     @Override
     public synchronized void reset() {
-        memory = null;
         rx = null;
         tx = null;
         interrupt = null;
