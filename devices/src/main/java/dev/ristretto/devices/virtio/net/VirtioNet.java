@@ -52,7 +52,8 @@ import java.util.Objects;
  * {@link #MAX_FRAME_SIZE} are dropped and counted.
  *
  * <h2>Driver errors</h2>
- * A transmit chain shorter than the header, a receive chain with device-readable buffers, or a
+ * A transmit chain shorter than the header, a receive chain with device-readable buffers, a
+ * receive chain shorter than the header when MRG_RXBUF is negotiated (§5.1.6.3.1), or a
  * transmit chain with device-writable ones breaks the framing of §5.1.6 and breaks the queue
  * through {@link Virtqueue#deviceTypeViolation} (DEVICE_NEEDS_RESET, §2.1.2).
  *
@@ -367,9 +368,19 @@ public final class VirtioNet implements VirtioDevice, NetBackend.FrameSink {
             // Buffers arrived between the pop and re-enabling notifications (§2.7.10).
             chain = rx.pop();
         }
-        if (chain != null && chain.readableLength() != 0) {
+        if (chain == null) {
+            return null;
+        }
+        if (chain.readableLength() != 0) {
             rx.deviceTypeViolation("virtio-net receive chain " + chain + " has device-readable buffers"
                     + " (VIRTIO 1.2 §5.1.6.3)");
+            return null;
+        }
+        if (mergeable && chain.writableLength() < HEADER_SIZE) {
+            // §5.1.6.3.1: with MRG_RXBUF "each buffer MUST be at least the size of the struct
+            // virtio_net_hdr", so the header never straddles chains; Linux relies on that.
+            rx.deviceTypeViolation("virtio-net receive chain " + chain + " is shorter than the "
+                    + HEADER_SIZE + "-byte header with VIRTIO_NET_F_MRG_RXBUF (VIRTIO 1.2 §5.1.6.3.1)");
             return null;
         }
         return chain;

@@ -409,6 +409,15 @@ class VirtioNetTest {
     }
 
     @Test
+    void withMergeableBuffersAChainShorterThanTheHeaderBreaksTheQueue() {
+        mergeable();
+        postRx(11);
+        backend.sink.deliver(ByteBuffer.wrap(frame(60, 14)));
+        assertTrue(rxQueue.isBroken());
+        assertTrue(violations.get(0).contains("shorter than the 12-byte header"), violations.get(0));
+    }
+
+    @Test
     void aReceiveChainWithReadableBuffersBreaksTheQueue() {
         rxDriver.descriptor(0, RX_BUF, 2048, 0, 0);
         rxDriver.offer(0);
