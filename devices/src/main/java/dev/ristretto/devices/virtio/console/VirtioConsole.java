@@ -18,8 +18,9 @@ import java.util.Objects;
  * {@link ConsoleSink}. Linux binds it as hvc0.
  *
  * <p>VIRTIO_CONSOLE_F_SIZE is offered: cols and rows are in the configuration space, and
- * {@link #setSize} changes them and raises a configuration change notification (§5.3.4,
- * §5.3.6.2 "Console Size"), which Linux's virtio_console turns into an hvc resize.
+ * {@link #setSize} changes them and raises a configuration change notification, which tells the
+ * driver to read the new size (§5.3.6 item 3; it applies to port 0); Linux's virtio_console turns
+ * it into an hvc resize.
  * VIRTIO_CONSOLE_F_EMERG_WRITE is not offered.
  *
  * <p>Host input is pushed in with {@link #enqueue} and waits in a bounded host queue (as in

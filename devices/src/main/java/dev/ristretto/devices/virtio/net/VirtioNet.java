@@ -177,7 +177,7 @@ public final class VirtioNet implements VirtioDevice, NetBackend.FrameSink {
 
     /**
      * Sets the link state the guest sees in the status field (§5.1.4). A change while the driver
-     * is running raises a configuration change notification (§5.1.4.2), so Linux calls
+     * is running raises a configuration change notification (§2.5, §5.1.4), so Linux calls
      * netif_carrier_on/off at once.
      */
     public void setLinkUp(boolean up) {
@@ -430,7 +430,7 @@ public final class VirtioNet implements VirtioDevice, NetBackend.FrameSink {
                     return;
                 }
                 send(chain);
-                // §5.1.6.2: the device writes nothing into a transmit buffer.
+                // Transmit chains are device-readable only (§5.1.6.2): nothing was written.
                 q.addUsed(chain.head(), 0);
                 used = true;
             }
