@@ -49,8 +49,9 @@ import java.util.Objects;
  * VIRTIO_BLK_F_CONFIG_WCE nor VIRTIO_BLK_F_FLUSH negotiated, but VIRTIO_BLK_F_FLUSH offered"),
  * so then we flush the backend after every write and write-zeroes before completing it.
  *
- * <p>The used length is the number of bytes the device wrote into the chain: the data it read
- * into guest buffers (on success) plus the status byte.
+ * <p>The used length is the number of bytes the device wrote into the chain from the start of its
+ * writable part (§2.7.8.2): the data and the status byte on success, or when there is no data;
+ * 0 when a request with device-writable data failed before the data moved.
  *
  * <p>Thread safety: {@link #processQueue} runs on the device worker, {@link #activate} and
  * {@link #reset} on vCPU threads; the queue reference is handed over under this object's lock,
@@ -390,7 +391,11 @@ public final class VirtioBlock implements VirtioDevice {
                 unsupported++;
             }
         }
-        return dataWritten + 1;
+        // §2.7.8.2: len counts bytes written from the start of the writable part. The status byte
+        // is at its end, so it counts only when everything before it was written too; otherwise
+        // (an error before the data moved) the honest length is 0, and the driver looks at the
+        // status byte, which the device "MAY" write beyond len.
+        return dataWritten == inData ? inData + 1 : 0;
     }
 
     private static boolean negotiated(long features, int bit) {
