@@ -12,5 +12,6 @@ module ristretto.devices {
     exports dev.ristretto.devices.serial;
     exports dev.ristretto.devices.virtio;
     exports dev.ristretto.devices.virtio.block;
+    exports dev.ristretto.devices.virtio.console;
     exports dev.ristretto.devices.virtio.net;
 }

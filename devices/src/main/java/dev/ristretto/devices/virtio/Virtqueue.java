@@ -439,17 +439,66 @@ public final class Virtqueue {
         if (!active || broken) {
             return;
         }
+        checkUsedId(head);
+        try {
+            writeUsedElement(nextUsed, head, written);
+            nextUsed = (nextUsed + 1) & 0xffff;
+            // The element must be visible before the index that publishes it.
+            VarHandle.releaseFence();
+            memory.writeShort(usedAddr(2), (short) nextUsed);
+        } catch (GuestMemoryException | ArithmeticException e) {
+            fail(e.getMessage());
+        }
+    }
+
+    private void checkUsedId(int head) {
         if (head < 0 || head >= size) {
             // The device passed us an id it did not pop: our bug, not the guest's.
             throw new IllegalArgumentException("queue " + index + ": used id " + head
                     + " is not a descriptor index of a queue of size " + size);
         }
+    }
+
+    /** Writes used-ring element {@code idx} (a u16 ring index) without publishing it. */
+    private void writeUsedElement(int idx, int head, int written) {
+        GuestAddress elem = usedAddr(4L + (long) USED_ELEMENT_SIZE * (idx & (size - 1)));
+        memory.writeInt(elem, head);
+        memory.writeInt(elem.checkedAdd(4), written);
+    }
+
+    /**
+     * Puts {@code count} chains in the used ring in order and publishes them with one store of
+     * the used index, so the driver sees all of them or none. virtio-net needs this for a
+     * frame spread over several receive chains (VIRTIO_NET_F_MRG_RXBUF, VIRTIO 1.2 §5.1.6.4):
+     * Linux reads num_buffers from the first chain and expects the rest to be in the ring
+     * already. Does nothing on a broken or inactive queue.
+     */
+    public void addUsed(int[] heads, int[] written, int count) {
+        synchronized (this) {
+            addUsedLocked(heads, written, count);
+        }
+        report();
+    }
+
+    private void addUsedLocked(int[] heads, int[] written, int count) {
+        if (!active || broken) {
+            return;
+        }
+        if (count < 0 || count > size || count > heads.length || count > written.length) {
+            throw new IllegalArgumentException("queue " + index + ": " + count + " used elements for a queue of size "
+                    + size);
+        }
+        for (int k = 0; k < count; k++) {
+            checkUsedId(heads[k]);
+        }
         try {
-            GuestAddress elem = usedAddr(4L + (long) USED_ELEMENT_SIZE * (nextUsed & (size - 1)));
-            memory.writeInt(elem, head);
-            memory.writeInt(elem.checkedAdd(4), written);
-            nextUsed = (nextUsed + 1) & 0xffff;
-            // The element must be visible before the index that publishes it.
+            int idx = nextUsed;
+            for (int k = 0; k < count; k++) {
+                writeUsedElement(idx, heads[k], written[k]);
+                idx = (idx + 1) & 0xffff;
+            }
+            nextUsed = idx;
+            // The elements must be visible before the index that publishes them.
             VarHandle.releaseFence();
             memory.writeShort(usedAddr(2), (short) nextUsed);
         } catch (GuestMemoryException | ArithmeticException e) {
@@ -562,6 +611,23 @@ public final class Virtqueue {
         } catch (GuestMemoryException | ArithmeticException e) {
             fail(e.getMessage());
         }
+    }
+
+    /**
+     * Breaks the queue because a chain the device popped violates a rule of the device type
+     * (for example a virtio-blk request without its header or status byte, VIRTIO 1.2 §5.2.6):
+     * the ring itself was well formed, but the request cannot be answered. The effect is that
+     * of a ring violation: the counter goes up, the listener is told (the transport sets
+     * DEVICE_NEEDS_RESET, §2.1.2) and the queue does nothing more until reset. Does nothing on a
+     * queue that is already broken or not active.
+     */
+    public void deviceTypeViolation(String reason) {
+        synchronized (this) {
+            if (active && !broken) {
+                fail(reason);
+            }
+        }
+        report();
     }
 
     private GuestAddress availAddr(long offset) {

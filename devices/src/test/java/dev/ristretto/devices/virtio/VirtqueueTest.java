@@ -50,6 +50,59 @@ class VirtqueueTest {
     }
 
     @Test
+    void aBatchOfUsedElementsIsPublishedTogetherAcrossTheWrap() {
+        QueueDriver d = new QueueDriver(arena, 4);
+        Virtqueue q = d.queue(4, ALL, listener);
+        for (int i = 0; i < 4; i++) {
+            d.descriptor(i, BUF + 0x100L * i, 64, Virtqueue.DESC_F_WRITE, 0);
+        }
+        d.offer(0);
+        d.offer(1);
+        d.offer(2);
+        assertNotNull(q.pop());
+        assertNotNull(q.pop());
+        assertNotNull(q.pop());
+        q.addUsed(new int[] {0, 1}, new int[] {64, 10}, 2);
+        assertEquals(2, d.usedIdx());
+        d.offer(3);
+        d.offer(0);
+        assertNotNull(q.pop());
+        assertNotNull(q.pop());
+        // Three elements that run over the end of the 4-entry ring, one index store.
+        q.addUsed(new int[] {2, 3, 0, 99}, new int[] {1, 2, 3, 99}, 3);
+        assertEquals(5, d.usedIdx());
+        assertArrayEquals(new int[] {2, 1}, d.usedElement(2));
+        assertArrayEquals(new int[] {3, 2}, d.usedElement(3));
+        assertArrayEquals(new int[] {0, 3}, d.usedElement(4));
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> q.addUsed(new int[] {0, 1, 2, 3, 0}, new int[5], 5), "more elements than the ring holds");
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> q.addUsed(new int[] {4}, new int[1], 1), "an id beyond the queue is our bug");
+        assertEquals(5, d.usedIdx());
+        assertTrue(violations.isEmpty());
+    }
+
+    @Test
+    void aDeviceTypeViolationBreaksTheQueueOnceAndIsReported() {
+        QueueDriver d = new QueueDriver(arena, 8);
+        Virtqueue q = d.queue(8, ALL, listener);
+        d.descriptor(0, BUF, 4, 0, 0);
+        d.offer(0);
+        d.offer(0);
+        assertNotNull(q.pop());
+        q.deviceTypeViolation("request without a status byte");
+        assertTrue(q.isBroken());
+        assertEquals(List.of("request without a status byte"), violations);
+        assertEquals(1, q.violations());
+        assertNull(q.pop(), "a broken queue yields nothing");
+        q.deviceTypeViolation("again");
+        assertEquals(1, violations.size(), "already broken: not reported twice");
+        q.reset();
+        q.deviceTypeViolation("inactive");
+        assertFalse(q.isBroken(), "an inactive queue has no chains to complain about");
+    }
+
+    @Test
     void popsAReadThenWriteChainAndPublishesTheUsedElement() {
         QueueDriver d = new QueueDriver(arena, 8);
         Virtqueue q = d.queue(8, ALL, listener);
