@@ -1,13 +1,16 @@
 package dev.ristretto.cli;
 
 import dev.ristretto.machine.ConfigFiles;
+import dev.ristretto.machine.DiskConfig;
 import dev.ristretto.machine.Machine;
 import dev.ristretto.machine.MachineConfig;
 import dev.ristretto.machine.MachineExit;
 import dev.ristretto.machine.MemorySize;
+import dev.ristretto.machine.NetConfig;
 import dev.ristretto.machine.OnReboot;
 import dev.ristretto.machine.SerialConfig;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.function.Function;
 import picocli.CommandLine.Command;
@@ -72,6 +75,25 @@ public final class RunCommand implements Callable<Integer> {
                     + " vmlinux with a PVH note through PVH, any other ELF through its 64-bit entry.")
     String bootProtocol;
 
+    @Option(names = "--disk", paramLabel = "PATH[,ro][,serial=ID][,cache=none|writeback]",
+            converter = DiskConverter.class,
+            description = "A virtio-blk disk on a raw image (repeatable). The image is locked while in use.")
+    List<DiskConfig> disks;
+
+    @Option(names = "--net", paramLabel = "tap=NAME[,mac=MAC]|user[,mac=MAC]", converter = NetConverter.class,
+            description = "A virtio-net device (repeatable) on an existing TAP device, or on passt (user"
+                    + " networking: DHCP, DNS, outbound TCP/UDP without privileges).")
+    List<NetConfig> nets;
+
+    @Option(names = "--console", paramLabel = "serial|virtio",
+            description = "The guest console: the 16550 UART (default) or virtio-console (hvc0; the UART still"
+                    + " shows early messages). Changes the default --append to console=hvc0.")
+    String console;
+
+    @Option(names = "--rng", arity = "1", paramLabel = "on|off", converter = OnOffConverter.class,
+            description = "A virtio-rng device fed from the host's entropy (default: on).")
+    Boolean rng;
+
     @Option(names = "--config", paramLabel = "FILE",
             description = "JSON file holding any of these options; options given here override it.")
     Path config;
@@ -97,7 +119,8 @@ public final class RunCommand implements Callable<Integer> {
     MachineConfig effectiveConfig() {
         MachineConfig base = config != null ? ConfigFiles.read(config) : MachineConfig.empty();
         MachineConfig given = new MachineConfig(abs(kernel), abs(initrd), append, memory, cpus, serial, onReboot, acpi,
-                abs(dumpAcpi), bootProtocol);
+                abs(dumpAcpi), bootProtocol,
+                disks == null ? null : disks.stream().map(d -> d.withPath(abs(d.path()))).toList(), nets, console, rng);
         return base.overriddenBy(given).withDefaults();
     }
 
@@ -143,6 +166,20 @@ public final class RunCommand implements Callable<Integer> {
         @Override
         public OnReboot convert(String value) {
             return wrap(() -> OnReboot.parse(value));
+        }
+    }
+
+    static final class DiskConverter implements ITypeConverter<DiskConfig> {
+        @Override
+        public DiskConfig convert(String value) {
+            return wrap(() -> DiskConfig.parse(value));
+        }
+    }
+
+    static final class NetConverter implements ITypeConverter<NetConfig> {
+        @Override
+        public NetConfig convert(String value) {
+            return wrap(() -> NetConfig.parse(value));
         }
     }
 

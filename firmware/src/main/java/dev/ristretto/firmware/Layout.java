@@ -146,6 +146,31 @@ public final class Layout {
     /** Where high RAM (the part of RAM that does not fit below the hole) starts. */
     public static final GuestAddress HIGH_RAM_START = MMIO_HOLE_END;
 
+    /**
+     * The 32-bit PCI memory window: where BARs are placed, from the start of the MMIO hole. 512 MiB
+     * is room for hundreds of virtio devices (32 KiB each); the PCI host bridge's _CRS announces it.
+     */
+    public static final GuestAddress PCI_MMIO32 = GuestAddress.of(0xc000_0000L);
+    public static final long PCI_MMIO32_SIZE = 0x2000_0000L;
+
+    /**
+     * PCI Express ECAM (enhanced configuration access, PCI Firmware spec 3.2 §4.1.2 MCFG): 1 MiB
+     * per bus; Ristretto has only bus 0. After the 32-bit window, below the IOAPIC.
+     */
+    public static final GuestAddress PCI_ECAM = GuestAddress.of(0xe000_0000L);
+    public static final int PCI_ECAM_BUSES = 1;
+
+    /** I/O ports the PCI host bridge hands out for I/O BARs (above every legacy ISA device). */
+    public static final int PCI_IO_WINDOW = 0xc000;
+    public static final int PCI_IO_WINDOW_SIZE = 0x4000;
+
+    /**
+     * The IOAPIC pins PCI INTx lines are routed to (GSI 16-23, the in-kernel IOAPIC's upper eight
+     * pins; level-triggered, active low per the _PRT, ACPI 6.5 §6.2.13).
+     */
+    public static final int PCI_INTX_GSI_BASE = 16;
+    public static final int PCI_INTX_GSI_COUNT = 8;
+
     /** IOAPIC MMIO base: the architectural default (Intel 82093AA I/O APIC datasheet; announced to the guest
      * in the ACPI MADT). */
     public static final GuestAddress IOAPIC = GuestAddress.of(0xfec0_0000L);

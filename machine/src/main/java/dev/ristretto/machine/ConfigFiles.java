@@ -76,7 +76,8 @@ public final class ConfigFiles {
         Path dir = file.toAbsolutePath().getParent();
         return new MachineConfig(resolve(dir, c.kernel()), resolve(dir, c.initrd()), c.append(), c.memory(),
                 c.cpus(), resolveSerial(dir, c.serial()), c.onReboot(), c.acpi(), resolve(dir, c.dumpAcpi()),
-                c.bootProtocol());
+                c.bootProtocol(), c.disks() == null ? null : c.disks().stream().map(d -> d.withPath(resolve(dir, d.path()))).toList(),
+                c.nets(), c.console(), c.rng());
     }
 
     private static Path resolve(Path dir, Path p) {

@@ -1,6 +1,6 @@
 package dev.ristretto.machine;
 
-import dev.ristretto.devices.serial.Serial16550;
+import dev.ristretto.devices.virtio.console.ConsoleSink;
 import dev.ristretto.devices.serial.SerialSink;
 import dev.ristretto.vmm.host.Terminal;
 import java.io.FileDescriptor;
@@ -26,7 +26,7 @@ final class HostConsole implements AutoCloseable {
     private Optional<Terminal.RawMode> rawMode = Optional.empty();
     private Thread shutdownHook;
     private Thread inputThread;
-    private volatile Serial16550 target;
+    private volatile InputTarget target;
     private volatile Runnable onQuit;
     private volatile boolean closed;
 
@@ -56,18 +56,34 @@ final class HostConsole implements AutoCloseable {
         };
     }
 
+    /** Where keyboard input goes: the UART's or the virtio console's receive queue. */
+    @FunctionalInterface
+    interface InputTarget {
+        /** Takes up to {@code len} bytes; returns how many it accepted (0 when full). */
+        int enqueue(byte[] data, int off, int len);
+    }
+
+    /** Where the virtio console's transmit queue writes: the same output as the UART. */
+    ConsoleSink virtioSink() {
+        return writer == null ? ConsoleSink.DISCARD : (data, off, len) -> {
+            for (int i = off; i < off + len; i++) {
+                writer.write(data[i]);
+            }
+        };
+    }
+
     /** Where the UART's transmitter writes. */
     SerialSink sink() {
         return writer == null ? SerialSink.DISCARD : writer::write;
     }
 
     /**
-     * Forwards the terminal's input to {@code uart} (stdio only); {@code quit} runs when the user
-     * types Ctrl-A x. Called again after a guest reboot with the new boot's UART: the terminal
+     * Forwards the terminal's input to {@code input} (stdio only); {@code quit} runs when the user
+     * types Ctrl-A x. Called again after a guest reboot with the new boot's device: the terminal
      * stays in raw mode and the one reader thread switches to the new target.
      */
-    void attachInput(Serial16550 uart, Runnable quit) {
-        target = uart;
+    void attachInput(InputTarget input, Runnable quit) {
+        target = input;
         onQuit = quit;
         if (config.kind() != SerialConfig.Kind.STDIO || inputThread != null) {
             return;

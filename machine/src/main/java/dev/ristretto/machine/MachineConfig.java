@@ -7,6 +7,9 @@ import com.fasterxml.jackson.databind.ser.std.ToStringSerializer;
 import dev.ristretto.firmware.elf.BootProtocol;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
 
 /**
  * Everything {@code ristretto run} can be told, as one JSON-serialisable record. A field left
@@ -16,7 +19,7 @@ import java.nio.file.Path;
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 @JsonPropertyOrder({"kernel", "initrd", "append", "memory", "cpus", "serial", "onReboot", "acpi", "dumpAcpi",
-        "bootProtocol"})
+        "bootProtocol", "disks", "nets", "console", "rng"})
 public record MachineConfig(
         @JsonSerialize(using = ToStringSerializer.class) Path kernel,
         @JsonSerialize(using = ToStringSerializer.class) Path initrd,
@@ -27,7 +30,16 @@ public record MachineConfig(
         OnReboot onReboot,
         Boolean acpi,
         @JsonSerialize(using = ToStringSerializer.class) Path dumpAcpi,
-        String bootProtocol) {
+        String bootProtocol,
+        List<DiskConfig> disks,
+        List<NetConfig> nets,
+        String console,
+        Boolean rng) {
+
+    public MachineConfig {
+        disks = disks == null ? null : List.copyOf(disks);
+        nets = nets == null ? null : List.copyOf(nets);
+    }
 
     public static final MemorySize DEFAULT_MEMORY = MemorySize.ofMiB(512);
     /** Without console=ttyS0 a kernel writes to a VGA console this machine does not have. */
@@ -38,7 +50,7 @@ public record MachineConfig(
     public static final int MAX_CPUS = 254;
 
     public static MachineConfig empty() {
-        return new MachineConfig(null, null, null, null, null, null, null, null, null, null);
+        return new MachineConfig(null, null, null, null, null, null, null, null, null, null, null, null, null, null);
     }
 
     /** This configuration with every non-null field of {@code o} taking precedence. */
@@ -53,20 +65,29 @@ public record MachineConfig(
                 o.onReboot != null ? o.onReboot : onReboot,
                 o.acpi != null ? o.acpi : acpi,
                 o.dumpAcpi != null ? o.dumpAcpi : dumpAcpi,
-                o.bootProtocol != null ? o.bootProtocol : bootProtocol);
+                o.bootProtocol != null ? o.bootProtocol : bootProtocol,
+                o.disks != null ? o.disks : disks,
+                o.nets != null ? o.nets : nets,
+                o.console != null ? o.console : console,
+                o.rng != null ? o.rng : rng);
     }
 
     /** Fills every field the user left out with Ristretto's default. */
     public MachineConfig withDefaults() {
+        String con = console != null ? console : "serial";
         return new MachineConfig(kernel, initrd,
-                append != null ? append : DEFAULT_APPEND,
+                append != null ? append : (con.equals("virtio") ? "console=hvc0" : DEFAULT_APPEND),
                 memory != null ? memory : DEFAULT_MEMORY,
                 cpus != null ? cpus : 1,
                 serial != null ? serial : SerialConfig.STDIO,
                 onReboot != null ? onReboot : OnReboot.EXIT,
                 acpi != null ? acpi : Boolean.TRUE,
                 dumpAcpi,
-                bootProtocol);
+                bootProtocol,
+                disks != null ? disks : List.of(),
+                nets != null ? nets : List.of(),
+                con,
+                rng != null ? rng : Boolean.TRUE);
     }
 
     /**
@@ -97,6 +118,23 @@ public record MachineConfig(
                 BootProtocol.fromCliName(bootProtocol);
             } catch (IllegalArgumentException e) {
                 throw SetupException.usage(e.getMessage() + " (--boot-protocol)");
+            }
+        }
+        if (!console.equals("serial") && !console.equals("virtio")) {
+            throw SetupException.usage("console '" + console + "' is unknown: use --console serial or virtio");
+        }
+        Set<String> serials = new HashSet<>();
+        for (DiskConfig d : disks) {
+            requireReadableFile("disk", d.path(), "--disk");
+            if (d.serial() != null && !serials.add(d.serial())) {
+                throw SetupException.usage("two disks have the serial '" + d.serial() + "': give each --disk its own serial=ID");
+            }
+        }
+        Set<String> macs = new HashSet<>();
+        for (NetConfig n : nets) {
+            if (n.mac() != null && !macs.add(NetConfig.format(n.mac()))) {
+                throw SetupException.usage("two networks have the MAC " + NetConfig.format(n.mac())
+                        + ": give each --net its own mac=MAC");
             }
         }
         if (append.indexOf('\0') >= 0 || append.indexOf('\n') >= 0) {

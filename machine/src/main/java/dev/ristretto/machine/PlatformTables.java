@@ -4,7 +4,10 @@ import dev.ristretto.devices.acpi.AcpiPowerDevice;
 import dev.ristretto.devices.serial.Serial16550;
 import dev.ristretto.firmware.Layout;
 import dev.ristretto.firmware.ResetVector;
+import dev.ristretto.devices.pci.PciRoot;
 import dev.ristretto.firmware.acpi.AcpiConfig;
+import dev.ristretto.firmware.acpi.Aml;
+import dev.ristretto.firmware.acpi.AmlResource;
 import dev.ristretto.firmware.acpi.AcpiTable;
 import dev.ristretto.firmware.acpi.AcpiTables;
 import dev.ristretto.firmware.mptable.MpConfig;
@@ -14,6 +17,7 @@ import dev.ristretto.vmm.memory.GuestMemory;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 
@@ -54,8 +58,8 @@ record PlatformTables(Optional<AcpiTables> acpi, byte[] mpTable) {
                     List.of(new AcpiConfig.SerialPort(Serial16550.COM1_PORT, Serial16550.COM1_IRQ)),
                     AcpiConfig.PowerRegisters.consecutive(AcpiPowerDevice.SUGGESTED_BASE, RESET_VALUE, S5_SLEEP_TYPE),
                     new AcpiConfig.Platform(true, true, false),
-                    List.of(),
-                    List.of());
+                    List.of(new AcpiConfig.EcamRegion(Layout.PCI_ECAM.value(), 0, 0, Layout.PCI_ECAM_BUSES - 1)),
+                    List.of(pciHostBridgeAml(), ecamReservationAml()));
             AcpiTables tables = AcpiTables.build(config, Layout.ACPI_TABLES_START);
             GuestAddress end = tables.base().checkedAdd(tables.bytes().length);
             if (end.compareTo(MP_TABLE) > 0) {
@@ -70,6 +74,50 @@ record PlatformTables(Optional<AcpiTables> acpi, byte[] mpTable) {
             throw new IllegalStateException("MP table for " + cpus + " vCPUs does not fit below 1 MiB");
         }
         return new PlatformTables(acpi, mp);
+    }
+
+    /**
+     * The PCI host bridge in the DSDT (PCI Firmware spec 3.2 §4.1.5; ACPI 6.5 §6.2.13 _PRT): a
+     * PNP0A08 (PCI Express) root, compatible with PNP0A03, whose _CRS gives the bus range, the I/O
+     * ports it forwards (all but the 0xCF8-0xCFF configuration ports) and the 32-bit memory window
+     * BARs live in; _PRT routes INTA-INTD of every slot to GSIs 16-23 with the usual swizzle,
+     * GSI = 16 + (slot + pin) mod 8, which is what {@link PciPlatform#intxGsi} wires.
+     */
+    static byte[] pciHostBridgeAml() {
+        List<byte[]> prt = new ArrayList<>();
+        for (int slot = 0; slot < 32; slot++) {
+            for (int pin = 0; pin < 4; pin++) {
+                prt.add(Aml.pkg(Aml.integer(((long) slot << 16) | 0xffff), Aml.integer(pin), Aml.zero(),
+                        Aml.integer(PciPlatform.intxGsi(slot, pin))));
+            }
+        }
+        long mmioEnd = Layout.PCI_MMIO32.value() + Layout.PCI_MMIO32_SIZE - 1;
+        return Aml.device("PCI0",
+                Aml.hid("PNP0A08"),
+                Aml.name("_CID", Aml.integer(Aml.eisaId("PNP0A03"))),
+                Aml.name("_SEG", Aml.zero()),
+                Aml.name("_BBN", Aml.zero()),
+                Aml.uid(0),
+                Aml.crs(AmlResource.wordBusNumber(0, Layout.PCI_ECAM_BUSES - 1),
+                        AmlResource.wordIo(0, PciRoot.CONFIG_ADDRESS_PORT - 1),
+                        AmlResource.wordIo(PciRoot.CONFIG_ADDRESS_PORT + 8, 0xffff),
+                        AmlResource.dwordMemory(AmlResource.Cacheability.NON_CACHEABLE, true,
+                                Layout.PCI_MMIO32.value(), mmioEnd)),
+                Aml.name("_PRT", Aml.pkg(prt.toArray(byte[][]::new))));
+    }
+
+    /**
+     * ECAM must be reserved where Linux can see it, or it ignores MCFG and falls back to port
+     * 0xCF8 (arch/x86/pci/mmconfig-shared.c, pci_mmcfg_reserved): a PNP0C02 motherboard-resources
+     * device claiming the ECAM range does that without touching the e820 map.
+     */
+    static byte[] ecamReservationAml() {
+        long size = (long) Layout.PCI_ECAM_BUSES * PciRoot.ECAM_BUS_SIZE;
+        return Aml.device("MRES",
+                Aml.hid("PNP0C02"),
+                Aml.uid(1),
+                Aml.crs(AmlResource.dwordMemory(AmlResource.Cacheability.NON_CACHEABLE, false,
+                        Layout.PCI_ECAM.value(), Layout.PCI_ECAM.value() + size - 1)));
     }
 
     /** The address of the RSDP, for boot_params.acpi_rsdp_addr. */

@@ -22,8 +22,8 @@ import java.util.concurrent.ExecutionException;
 
 /**
  * One boot of the guest: a KVM VM with its memory, devices and vCPUs. Built by {@link #boot} in
- * one linear recipe (create VM → memory → irqchip → devices on buses → firmware tables and
- * kernel → vCPUs → run),
+ * one linear recipe (create VM → memory → irqchip → legacy and PCI/virtio devices on buses →
+ * firmware tables and kernel → vCPUs → run),
  * ended by the first terminal event: a vCPU stopping, the guest asking for reset or power-off
  * through a device, or the user quitting. {@link #close} releases everything (threads, fds,
  * mappings) whatever state the boot reached.
@@ -36,6 +36,8 @@ final class VmInstance implements AutoCloseable {
     private final List<VcpuFd> vcpus = new ArrayList<>();
     private VcpuRunner runner;
     private PcDevices devices;
+    private PciPlatform pci;
+    private VirtioDevices virtio;
 
     private VmInstance() {
     }
@@ -74,8 +76,13 @@ final class VmInstance implements AutoCloseable {
         long below4g = layout.lowRamEnd().value();
         devices = PcDevices.create(vm::irqLine, console.sink(), powerControl(config), Clock.systemUTC(),
                 below4g, layout.ramBytes() - below4g, tables.acpi().isPresent());
-        Bus io = devices.register(Bus.builder("io")).build();
-        Bus mmio = Bus.builder("mmio").build();
+        pci = new PciPlatform(vm, memory);
+        virtio = VirtioDevices.attach(config, pci, console);
+        Bus.Builder ioBus = devices.register(Bus.builder("io"));
+        Bus.Builder mmioBus = Bus.builder("mmio");
+        pci.register(ioBus, mmioBus);
+        Bus io = ioBus.build();
+        Bus mmio = mmioBus.build();
         // 5. Firmware: ACPI and MP tables; kernel, initrd, cmdline, zero page, page tables, GDT.
         tables.writeTo(memory);
         boot.writer().accept(memory);
@@ -90,7 +97,10 @@ final class VmInstance implements AutoCloseable {
         boot.enter(vcpus.get(0));
         // 7. Run.
         runner = new VcpuRunner(vcpus, io, mmio, memory, this::onTermination);
-        console.attachInput(devices.com1(), () -> finish(new MachineExit(MachineExit.Reason.STOPPED, 0,
+        HostConsole.InputTarget input = virtio.console().<HostConsole.InputTarget>map(c -> c::enqueue)
+                .orElse(devices.com1()::enqueue);
+        pci.start();
+        console.attachInput(input, () -> finish(new MachineExit(MachineExit.Reason.STOPPED, 0,
                 "stopped by Ctrl-A x", "")));
         runner.start();
     }
@@ -159,6 +169,12 @@ final class VmInstance implements AutoCloseable {
             runner.close(); // stops, joins every vCPU thread, closes the vCPU fds
         } else {
             vcpus.forEach(VcpuFd::close);
+        }
+        if (pci != null) {
+            pci.close(); // device workers stop before their backends close
+        }
+        if (virtio != null) {
+            virtio.close();
         }
         if (vm != null) {
             vm.close();

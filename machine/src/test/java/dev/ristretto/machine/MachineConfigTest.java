@@ -18,7 +18,7 @@ class MachineConfigTest {
     private MachineConfig full() {
         return new MachineConfig(Path.of("/k/bzImage"), Path.of("/k/initrd.img"), "console=ttyS0 quiet",
                 MemorySize.parse("1536M"), 4, SerialConfig.file(Path.of("/tmp/serial.log")), OnReboot.RESTART, false,
-                Path.of("/tmp/acpi"), null);
+                Path.of("/tmp/acpi"), null, null, null, null, null);
     }
 
     @Test
@@ -50,7 +50,7 @@ class MachineConfigTest {
     @Test
     void commandLineOverridesFileField_byField() {
         MachineConfig file = full();
-        MachineConfig cli = new MachineConfig(null, null, "root=/dev/vda", null, 2, null, null, null, null, null);
+        MachineConfig cli = new MachineConfig(null, null, "root=/dev/vda", null, 2, null, null, null, null, null, null, null, null, null);
         MachineConfig merged = file.overriddenBy(cli);
         assertEquals("root=/dev/vda", merged.append());
         assertEquals(2, merged.cpus());
@@ -96,19 +96,19 @@ class MachineConfigTest {
     @Test
     void validationNamesTheValueAndTheFix() throws IOException {
         Path kernel = Files.writeString(dir.resolve("bzImage"), "x");
-        MachineConfig ok = new MachineConfig(kernel, null, null, null, null, null, null, null, null, null).withDefaults();
+        MachineConfig ok = new MachineConfig(kernel, null, null, null, null, null, null, null, null, null, null, null, null, null).withDefaults();
         ok.validate();
-        assertValidation(new MachineConfig(null, null, null, null, null, null, null, null, null, null), "no kernel given");
-        assertValidation(new MachineConfig(dir.resolve("missing"), null, null, null, null, null, null, null, null, null),
+        assertValidation(new MachineConfig(null, null, null, null, null, null, null, null, null, null, null, null, null, null), "no kernel given");
+        assertValidation(new MachineConfig(dir.resolve("missing"), null, null, null, null, null, null, null, null, null, null, null, null, null),
                 "kernel " + dir.resolve("missing") + " does not exist");
-        assertValidation(new MachineConfig(kernel, dir, null, null, null, null, null, null, null, null), "is a directory");
-        assertValidation(new MachineConfig(kernel, null, null, MemorySize.parse("16M"), null, null, null, null, null, null),
+        assertValidation(new MachineConfig(kernel, dir, null, null, null, null, null, null, null, null, null, null, null, null), "is a directory");
+        assertValidation(new MachineConfig(kernel, null, null, MemorySize.parse("16M"), null, null, null, null, null, null, null, null, null, null),
                 "memory 16M is too small");
-        assertValidation(new MachineConfig(kernel, null, null, new MemorySize((64 << 20) + 1), null, null, null, null, null, null),
+        assertValidation(new MachineConfig(kernel, null, null, new MemorySize((64 << 20) + 1), null, null, null, null, null, null, null, null, null, null),
                 "not a whole number of 4 KiB pages");
-        assertValidation(new MachineConfig(kernel, null, null, null, 0, null, null, null, null, null), "cpus 0 is out of range");
-        assertValidation(new MachineConfig(kernel, null, null, null, 255, null, null, null, null, null), "cpus 255 is out of range");
-        assertValidation(new MachineConfig(kernel, null, null, null, null, null, null, null, null, "multiboot"),
+        assertValidation(new MachineConfig(kernel, null, null, null, 0, null, null, null, null, null, null, null, null, null), "cpus 0 is out of range");
+        assertValidation(new MachineConfig(kernel, null, null, null, 255, null, null, null, null, null, null, null, null, null), "cpus 255 is out of range");
+        assertValidation(new MachineConfig(kernel, null, null, null, null, null, null, null, null, "multiboot", null, null, null, null),
                 "boot protocol 'multiboot' is unknown");
     }
 
