@@ -203,14 +203,17 @@ public final class VcpuFd extends Ioctl {
 
     /**
      * KVM_RUN (api.rst §4.10): runs the guest until it needs us. EINTR (a signal or
-     * immediate_exit) is an ordinary {@link VcpuExit.Interrupted}, not an error. A pending
+     * immediate_exit) is an ordinary {@link VcpuExit.Interrupted}, not an error; so is EAGAIN,
+     * which x86 KVM returns when an application processor waiting in KVM_MP_STATE_UNINITIALIZED
+     * is woken by INIT/SIPI (arch/x86/kvm/x86.c, kvm_arch_vcpu_ioctl_run): the AP has just been
+     * started and the caller simply runs it again. A pending
      * {@link VcpuExit.IoIn} / {@link VcpuExit.MmioRead} must be completed before calling again.
      */
     public VcpuExit run() {
         int ret = Libc.ioctlRaw(fd(), KvmAbi.KVM_RUN, 0);
         if (ret < 0) {
             int errno = -ret;
-            if (errno == Errno.EINTR) {
+            if (errno == Errno.EINTR || errno == Errno.EAGAIN) {
                 return new VcpuExit.Interrupted();
             }
             throw new KvmException("KVM_RUN", errno, "vCPU " + id + ": KVM_RUN failed: " + Libc.strerror(errno)
