@@ -59,7 +59,7 @@ record PlatformTables(Optional<AcpiTables> acpi, byte[] mpTable) {
                     AcpiConfig.PowerRegisters.consecutive(AcpiPowerDevice.SUGGESTED_BASE, RESET_VALUE, S5_SLEEP_TYPE),
                     new AcpiConfig.Platform(true, true, false),
                     List.of(new AcpiConfig.EcamRegion(Layout.PCI_ECAM.value(), 0, 0, Layout.PCI_ECAM_BUSES - 1)),
-                    List.of(pciHostBridgeAml(), ecamReservationAml()));
+                    List.of(keyboardControllerAml(), rtcAml(), pciHostBridgeAml(), ecamReservationAml()));
             AcpiTables tables = AcpiTables.build(config, Layout.ACPI_TABLES_START);
             GuestAddress end = tables.base().checkedAdd(tables.bytes().length);
             if (end.compareTo(MP_TABLE) > 0) {
@@ -104,6 +104,32 @@ record PlatformTables(Optional<AcpiTables> acpi, byte[] mpTable) {
                         AmlResource.dwordMemory(AmlResource.Cacheability.NON_CACHEABLE, true,
                                 Layout.PCI_MMIO32.value(), mmioEnd)),
                 Aml.name("_PRT", Aml.pkg(prt.toArray(byte[][]::new))));
+    }
+
+    /**
+     * The i8042 as an ACPI PNP device (PNP0303, IBM enhanced keyboard controller) with its ports and
+     * IRQ 1. Hardware-reduced ACPI gives Linux no legacy PIC, so ISA IRQs are not implicitly there:
+     * the i8042 driver only gets its interrupt through this _CRS (drivers/input/serio/
+     * i8042-acpipnpio.h). No PNP0F13 mouse is listed: the controller has no AUX device, and Linux
+     * then leaves the AUX port alone.
+     */
+    static byte[] keyboardControllerAml() {
+        return Aml.device("KBD_",
+                Aml.hid("PNP0303"),
+                Aml.uid(0),
+                Aml.crs(AmlResource.io(0x60, 0x60, 1, 1), AmlResource.io(0x64, 0x64, 1, 1),
+                        AmlResource.irqNoFlags(1)));
+    }
+
+    /**
+     * The CMOS RTC (PNP0B00, MC146818-compatible) with its index/data ports and IRQ 8, for the same
+     * reason: on reduced hardware Linux's rtc_cmos finds its interrupt only through ACPI PNP.
+     */
+    static byte[] rtcAml() {
+        return Aml.device("RTC_",
+                Aml.hid("PNP0B00"),
+                Aml.uid(0),
+                Aml.crs(AmlResource.io(0x70, 0x70, 1, 2), AmlResource.irqNoFlags(8)));
     }
 
     /**
