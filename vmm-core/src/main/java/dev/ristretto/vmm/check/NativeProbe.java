@@ -40,10 +40,14 @@ import java.util.concurrent.TimeoutException;
  *     guest needs no IDT: it builds the interrupt-return frame itself (SDM vol 3 §6.14.3, "IRET
  *     in IA-32e mode": RIP, CS, RFLAGS, RSP, SS popped in that order) and returns to the next
  *     instruction. Measured on this project's PVM host: this same-privilege form gets through.
- * <li>{@code cmpxchg16b}: Linux uses it (e.g. in its per-CPU and slab code); the emulator's
- *     em_cmpxchg8b refuses the 16-byte form. Measured on the PVM host: emulation failure.
+ * <li>{@code cmpxchg16b} (CPUID.01H:ECX.CX16, on every x86-64 CPU since 2006): Linux uses it
+ *     (e.g. in its slab allocator); the emulator's em_cmpxchg8b answers X86EMUL_UNHANDLEABLE
+ *     when the operand is 16 bytes. Measured on the PVM host: emulation failure.
  * </ol>
- * Each step writes a marker to {@link #PORT}, so the verdict names the instruction that failed.
+ * Patches that teach the emulator cmpxchg16b have been posted to the KVM list; once a kernel
+ * carries them, this probe needs another instruction the emulator lacks (e.g. xsave).
+ *
+ * <p>Each step writes a marker to {@link #PORT}, so the verdict names the instruction that failed.
  */
 public final class NativeProbe {
     /** The port the probe guest reports on; the probe VM has no devices, so any port is free. */
