@@ -24,7 +24,7 @@ class CheckCommandIT {
 
     @Test
     void thisHost() {
-        HostFacts facts = HostProbe.gather();
+        HostFacts facts = HostProbe.gather(System.getProperty("ristretto.kvm.device", "/dev/kvm"));
         Assumptions.assumeTrue(facts.kvm().state() == HostFacts.KvmDeviceState.OPEN,
                 () -> "KVM unavailable: " + facts.kvm().message());
         StringWriter out = new StringWriter();

@@ -127,6 +127,11 @@ public final class NativeProbe {
 
     /** Runs the probe guest in a new VM of {@code kvm}; never throws for what the host does. */
     public static Result run(Kvm kvm) {
+        return run(kvm, CODE, TIME_LIMIT);
+    }
+
+    /** Runs {@code code} at {@link #CODE_ADDR} instead (tests use a guest that never ends). */
+    static Result run(Kvm kvm, byte[] code, Duration limit) {
         // RAM first so it is unmapped after the VM that uses it is gone.
         try (HostMemory ram = HostMemory.mapAnonymous(List.of(new RamRange(GuestAddress.of(0), RAM_SIZE)));
                 VmFd vm = kvm.createVm()) {
@@ -135,11 +140,11 @@ public final class NativeProbe {
             GuestMemory memory = ram.guestMemory();
             vm.setUserMemoryRegion(0, GuestAddress.of(0), memory.regions().get(0).segment(), 0);
             writeLongModeTables(memory);
-            memory.write(GuestAddress.of(CODE_ADDR), CODE);
+            memory.write(GuestAddress.of(CODE_ADDR), code);
             try (VcpuFd vcpu = vm.createVcpu(0)) {
                 vcpu.setSregs(longMode(vcpu.getSregs()));
                 vcpu.setRegs(Regs.initial().withRip(CODE_ADDR).withRsp(STACK_TOP));
-                return runGuest(vcpu);
+                return runGuest(vcpu, limit);
             }
         } catch (KvmException | HostMemoryException e) {
             return new Result(Outcome.INCONCLUSIVE, "the probe VM could not be set up: " + e.getMessage());
@@ -172,10 +177,10 @@ public final class NativeProbe {
 
     /**
      * KVM_RUN on a named platform thread of its own (vCPUs never run on virtual threads); past
-     * {@link #TIME_LIMIT} it is kicked out with immediate_exit and the kick signal, as
+     * {@code limit} it is kicked out with immediate_exit and the kick signal, as
      * VcpuRunner stops a vCPU.
      */
-    private static Result runGuest(VcpuFd vcpu) {
+    private static Result runGuest(VcpuFd vcpu, Duration limit) {
         Signals.kickSignal(); // install the handler before the thread can be signalled
         CompletableFuture<Long> pthread = new CompletableFuture<>();
         CompletableFuture<Result> result = new CompletableFuture<>();
@@ -185,42 +190,53 @@ public final class NativeProbe {
                 result.complete(watch(vcpu));
             } catch (RuntimeException e) {
                 result.complete(new Result(Outcome.INCONCLUSIVE, "KVM_RUN failed: " + e.getMessage()));
+            } catch (Error e) {
+                result.completeExceptionally(e); // never leave the caller waiting on a dead thread
+                throw e;
             }
         });
         try {
-            return result.get(TIME_LIMIT.toMillis(), TimeUnit.MILLISECONDS);
+            return result.get(limit.toMillis(), TimeUnit.MILLISECONDS);
         } catch (TimeoutException e) {
-            vcpu.setImmediateExit(true);
-            long self = pthread.join();
-            while (!result.isDone()) {
-                Signals.kick(self);
-                try {
-                    result.get(10, TimeUnit.MILLISECONDS);
-                } catch (TimeoutException | ExecutionException again) {
-                    // keep kicking until KVM_RUN returns
-                } catch (InterruptedException ie) {
-                    Thread.currentThread().interrupt();
-                    break;
-                }
-            }
-            joinQuietly(t);
-            return new Result(Outcome.INCONCLUSIVE, "the probe guest did not finish within " + TIME_LIMIT.toSeconds()
-                    + " s");
+            stop(vcpu, pthread.join(), result, t);
+            return new Result(Outcome.INCONCLUSIVE, "the probe guest did not finish within " + limit.toMillis()
+                    + " ms");
         } catch (ExecutionException e) {
             throw new IllegalStateException("the probe thread failed", e.getCause());
         } catch (InterruptedException e) {
+            stop(vcpu, pthread.join(), result, t);
             Thread.currentThread().interrupt();
-            vcpu.setImmediateExit(true);
-            Signals.kick(pthread.join());
-            joinQuietly(t);
             return new Result(Outcome.INCONCLUSIVE, "interrupted while the probe guest ran");
         }
     }
 
-    private static void joinQuietly(Thread t) {
-        try {
-            t.join();
-        } catch (InterruptedException e) {
+    /**
+     * Kicks the vCPU thread out of KVM_RUN until it has reported, then waits for it to end: the
+     * vCPU fd must not be closed under a running KVM_RUN. The thread is alive while the result
+     * is not done (it completes the result last), so the signal never targets a dead thread.
+     */
+    private static void stop(VcpuFd vcpu, long pthread, CompletableFuture<Result> result, Thread t) {
+        vcpu.setImmediateExit(true);
+        boolean interrupted = false;
+        while (!result.isDone()) {
+            Signals.kick(pthread);
+            try {
+                result.get(10, TimeUnit.MILLISECONDS);
+            } catch (TimeoutException | ExecutionException e) {
+                // not yet, or the thread died: the loop condition decides
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        while (true) {
+            try {
+                t.join();
+                break;
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) {
             Thread.currentThread().interrupt();
         }
     }
