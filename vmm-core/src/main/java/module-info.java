@@ -12,4 +12,5 @@ module ristretto.vmm.core {
     exports dev.ristretto.vmm.host.io;
     exports dev.ristretto.vmm.vcpu;
     exports dev.ristretto.vmm.irq;
+    exports dev.ristretto.vmm.check;
 }

@@ -60,7 +60,15 @@ public final class VcpuSetup {
      * (KVM_GET_SUPPORTED_CPUID) adjusted by {@link #cpuid}, boot MSRs, FPU and LAPIC LINT pins.
      */
     public static void configure(VcpuFd vcpu, List<CpuidEntry> supported, int index, int count) {
-        vcpu.setCpuid(cpuid(supported, index, count));
+        configure(vcpu, supported, index, count, CpuTemplate.HOST);
+    }
+
+    /**
+     * As {@link #configure(VcpuFd, List, int, int)}, with the guest's CPUID first filtered
+     * through {@code template} (the topology is added after, so a template cannot disturb it).
+     */
+    public static void configure(VcpuFd vcpu, List<CpuidEntry> supported, int index, int count, CpuTemplate template) {
+        vcpu.setCpuid(cpuid(template.apply(supported), index, count));
         vcpu.setMsrs(bootMsrs());
         vcpu.setFpu(VcpuFd.FCW_DEFAULT, VcpuFd.MXCSR_DEFAULT);
         vcpu.setLapic(wireLints(vcpu.getLapic()));
