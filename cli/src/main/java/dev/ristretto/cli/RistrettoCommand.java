@@ -11,7 +11,7 @@ import picocli.CommandLine.IVersionProvider;
         mixinStandardHelpOptions = true,
         versionProvider = RistrettoCommand.Version.class,
         description = "A virtual machine monitor for Linux KVM, written in Java.",
-        subcommands = {RunCommand.class},
+        subcommands = {RunCommand.class, CheckCommand.class},
         synopsisSubcommandLabel = "COMMAND")
 public final class RistrettoCommand implements Runnable {
 

@@ -94,6 +94,12 @@ public final class RunCommand implements Callable<Integer> {
             description = "A virtio-rng device fed from the host's entropy (default: on).")
     Boolean rng;
 
+    @Option(names = "--cpu-template", paramLabel = "host|minimal",
+            description = "CPUID the guest sees: everything KVM supports (host, default) or a conservative"
+                    + " x86-64 baseline without AVX, XSAVE, TSX and friends (minimal), for guests that must"
+                    + " not depend on the host CPU.")
+    String cpuTemplate;
+
     @Option(names = "--config", paramLabel = "FILE",
             description = "JSON file holding any of these options; options given here override it.")
     Path config;
@@ -120,7 +126,8 @@ public final class RunCommand implements Callable<Integer> {
         MachineConfig base = config != null ? ConfigFiles.read(config) : MachineConfig.empty();
         MachineConfig given = new MachineConfig(abs(kernel), abs(initrd), append, memory, cpus, serial, onReboot, acpi,
                 abs(dumpAcpi), bootProtocol,
-                disks == null ? null : disks.stream().map(d -> d.withPath(abs(d.path()))).toList(), nets, console, rng);
+                disks == null ? null : disks.stream().map(d -> d.withPath(abs(d.path()))).toList(), nets, console, rng,
+                cpuTemplate);
         return base.overriddenBy(given).withDefaults();
     }
 

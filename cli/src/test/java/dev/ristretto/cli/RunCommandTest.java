@@ -54,9 +54,11 @@ class RunCommandTest {
     }
 
     @Test
-    void optionsBecomeTheConfiguration() {
+    void optionsBecomeTheConfiguration() throws IOException {
         assertEquals(0, run("run", "--kernel", kernel.toString(), "--append", "console=ttyS0 quiet", "--memory", "1G",
-                "--cpus", "2", "--serial", "none", "--on-reboot", "restart", "--acpi", "off", "--dump-acpi", "tables"));
+                "--cpus", "2", "--serial", "none", "--on-reboot", "restart", "--acpi", "off", "--dump-acpi", "tables",
+                "--disk", kernel + ",serial=D1", "--disk", Files.writeString(dir.resolve("b.img"), "b") + ",ro", "--net", "user", "--console", "virtio",
+                "--rng", "off", "--cpu-template", "minimal", "--boot-protocol", "linux"));
         assertEquals(kernel.toAbsolutePath(), launched.kernel());
         assertNull(launched.initrd());
         assertEquals("console=ttyS0 quiet", launched.append());
@@ -66,6 +68,14 @@ class RunCommandTest {
         assertEquals(OnReboot.RESTART, launched.onReboot());
         assertEquals(Boolean.FALSE, launched.acpi());
         assertEquals(Path.of("tables").toAbsolutePath(), launched.dumpAcpi());
+        assertEquals(2, launched.disks().size());
+        assertEquals("D1", launched.disks().get(0).serial());
+        assertTrue(launched.disks().get(1).readOnly());
+        assertTrue(launched.nets().get(0).user());
+        assertEquals("virtio", launched.console());
+        assertEquals(Boolean.FALSE, launched.rng());
+        assertEquals("minimal", launched.cpuTemplate());
+        assertEquals("linux", launched.bootProtocol());
         assertEquals("", err.toString());
     }
 
@@ -109,6 +119,9 @@ class RunCommandTest {
         assertUsage("'lots' is not a size", "run", "--kernel", kernel.toString(), "--memory", "lots");
         assertUsage("not a serial destination", "run", "--kernel", kernel.toString(), "--serial", "tcp:1");
         assertUsage("'maybe' is not on or off", "run", "--kernel", kernel.toString(), "--acpi", "maybe");
+        assertUsage("is not a network", "run", "--kernel", kernel.toString(), "--net", "bridge=br0");
+        assertUsage("disk " + dir.resolve("none.img") + " does not exist", "run", "--kernel", kernel.toString(),
+                "--disk", dir.resolve("none.img").toString());
         assertUsage("does not exist", "run", "--kernel", dir.resolve("nope").toString());
         assertUsage("memory 16M is too small", "run", "--kernel", kernel.toString(), "--memory", "16M");
         assertUsage("cpus 0 is out of range", "run", "--kernel", kernel.toString(), "--cpus", "0");

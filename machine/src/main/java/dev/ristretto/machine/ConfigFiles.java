@@ -77,7 +77,7 @@ public final class ConfigFiles {
         return new MachineConfig(resolve(dir, c.kernel()), resolve(dir, c.initrd()), c.append(), c.memory(),
                 c.cpus(), resolveSerial(dir, c.serial()), c.onReboot(), c.acpi(), resolve(dir, c.dumpAcpi()),
                 c.bootProtocol(), c.disks() == null ? null : c.disks().stream().map(d -> d.withPath(resolve(dir, d.path()))).toList(),
-                c.nets(), c.console(), c.rng());
+                c.nets(), c.console(), c.rng(), c.cpuTemplate());
     }
 
     private static Path resolve(Path dir, Path p) {

@@ -8,8 +8,8 @@ import java.io.FileInputStream;
 import java.io.FileOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
-import java.nio.file.Files;
+import java.nio.channels.Channels;
+import java.nio.channels.FileChannel;
 import java.nio.file.StandardOpenOption;
 import java.util.Optional;
 
@@ -22,7 +22,8 @@ import java.util.Optional;
 final class HostConsole implements AutoCloseable {
     private final SerialConfig config;
     private final ConsoleWriter writer;
-    private final OutputStream fileOut;
+    private final FileChannel file;
+    private boolean begun;
     private Optional<Terminal.RawMode> rawMode = Optional.empty();
     private Thread shutdownHook;
     private Thread inputThread;
@@ -30,10 +31,23 @@ final class HostConsole implements AutoCloseable {
     private volatile Runnable onQuit;
     private volatile boolean closed;
 
-    private HostConsole(SerialConfig config, ConsoleWriter writer, OutputStream fileOut) {
+    private HostConsole(SerialConfig config, ConsoleWriter writer, FileChannel file) {
         this.config = config;
         this.writer = writer;
-        this.fileOut = fileOut;
+        this.file = file;
+    }
+
+    /** The guest is about to run for the first time: a serial file starts empty now. */
+    void begin() {
+        if (file != null && !begun) {
+            begun = true;
+            try {
+                file.truncate(0);
+            } catch (IOException e) {
+                throw SetupException.usage("serial file " + config.path() + " cannot be written (" + e.getMessage()
+                        + "): choose another path for --serial file:PATH");
+            }
+        }
     }
 
     /** Opens the destination; a file that cannot be written is a usage error, named. */
@@ -43,15 +57,18 @@ final class HostConsole implements AutoCloseable {
             case STDIO -> new HostConsole(config,
                     new ConsoleWriter(new FileOutputStream(FileDescriptor.out), "console-out"), null);
             case FILE -> {
-                OutputStream out;
+                // Opened (so an unwritable path fails now) but not truncated: a boot refused later
+                // (a locked disk, a missing TAP) must not wipe the log of the previous run.
+                // begin() truncates it when the guest is about to run.
+                FileChannel channel;
                 try {
-                    out = Files.newOutputStream(config.path(), StandardOpenOption.CREATE,
-                            StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE);
+                    channel = FileChannel.open(config.path(), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
                 } catch (IOException e) {
                     throw SetupException.usage("serial file " + config.path() + " cannot be written (" + e.getMessage()
                             + "): choose another path for --serial file:PATH");
                 }
-                yield new HostConsole(config, new ConsoleWriter(out, "console-out"), out);
+                yield new HostConsole(config, new ConsoleWriter(Channels.newOutputStream(channel), "console-out"),
+                        channel);
             }
         };
     }
@@ -164,9 +181,9 @@ final class HostConsole implements AutoCloseable {
                 // The JVM is already shutting down; the hook restores the terminal itself.
             }
         }
-        if (fileOut != null) {
+        if (file != null) {
             try {
-                fileOut.close();
+                file.close();
             } catch (IOException e) {
                 System.getLogger(HostConsole.class.getName()).log(System.Logger.Level.WARNING,
                         "closing serial file " + config.path() + ": " + e.getMessage());

@@ -70,6 +70,7 @@ public final class Machine {
         static SignalStop install(VmInstance vm, HostConsole console) {
             Thread hook = Thread.ofPlatform().name("ristretto-signal-stop").unstarted(() -> {
                 vm.requestStop(new MachineExit(MachineExit.Reason.STOPPED, 1, "stopped by a signal", ""));
+                vm.close(); // backends too: a passt child and its socket directory must not outlive us
                 console.close();
             });
             Runtime.getRuntime().addShutdownHook(hook);

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 import com.fasterxml.jackson.databind.annotation.JsonSerialize;
 import com.fasterxml.jackson.databind.ser.std.ToStringSerializer;
 import dev.ristretto.firmware.elf.BootProtocol;
+import dev.ristretto.vmm.vcpu.CpuTemplate;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashSet;
@@ -19,7 +20,7 @@ import java.util.Set;
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 @JsonPropertyOrder({"kernel", "initrd", "append", "memory", "cpus", "serial", "onReboot", "acpi", "dumpAcpi",
-        "bootProtocol", "disks", "nets", "console", "rng"})
+        "bootProtocol", "disks", "nets", "console", "rng", "cpuTemplate"})
 public record MachineConfig(
         @JsonSerialize(using = ToStringSerializer.class) Path kernel,
         @JsonSerialize(using = ToStringSerializer.class) Path initrd,
@@ -34,7 +35,8 @@ public record MachineConfig(
         List<DiskConfig> disks,
         List<NetConfig> nets,
         String console,
-        Boolean rng) {
+        Boolean rng,
+        String cpuTemplate) {
 
     public MachineConfig {
         disks = disks == null ? null : List.copyOf(disks);
@@ -50,7 +52,7 @@ public record MachineConfig(
     public static final int MAX_CPUS = 254;
 
     public static MachineConfig empty() {
-        return new MachineConfig(null, null, null, null, null, null, null, null, null, null, null, null, null, null);
+        return new MachineConfig(null, null, null, null, null, null, null, null, null, null, null, null, null, null, null);
     }
 
     /** This configuration with every non-null field of {@code o} taking precedence. */
@@ -69,7 +71,8 @@ public record MachineConfig(
                 o.disks != null ? o.disks : disks,
                 o.nets != null ? o.nets : nets,
                 o.console != null ? o.console : console,
-                o.rng != null ? o.rng : rng);
+                o.rng != null ? o.rng : rng,
+                o.cpuTemplate != null ? o.cpuTemplate : cpuTemplate);
     }
 
     /** Fills every field the user left out with Ristretto's default. */
@@ -87,7 +90,8 @@ public record MachineConfig(
                 disks != null ? disks : List.of(),
                 nets != null ? nets : List.of(),
                 con,
-                rng != null ? rng : Boolean.TRUE);
+                rng != null ? rng : Boolean.TRUE,
+                cpuTemplate != null ? cpuTemplate : "host");
     }
 
     /**
@@ -120,12 +124,22 @@ public record MachineConfig(
                 throw SetupException.usage(e.getMessage() + " (--boot-protocol)");
             }
         }
+        try {
+            CpuTemplate.parse(cpuTemplate);
+        } catch (IllegalArgumentException e) {
+            throw SetupException.usage(e.getMessage() + " (--cpu-template)");
+        }
         if (!console.equals("serial") && !console.equals("virtio")) {
             throw SetupException.usage("console '" + console + "' is unknown: use --console serial or virtio");
         }
         Set<String> serials = new HashSet<>();
+        Set<Path> images = new HashSet<>();
         for (DiskConfig d : disks) {
             requireReadableFile("disk", d.path(), "--disk");
+            if (!images.add(realPath(d.path()))) {
+                throw SetupException.usage("disk " + d.path() + " is given twice: one image can back only one disk"
+                        + " (copy it for a second disk)");
+            }
             if (d.serial() != null && !serials.add(d.serial())) {
                 throw SetupException.usage("two disks have the serial '" + d.serial() + "': give each --disk its own serial=ID");
             }
@@ -141,6 +155,14 @@ public record MachineConfig(
             throw SetupException.usage("the kernel command line (--append) must be one line without NUL bytes");
         }
         return this;
+    }
+
+    private static Path realPath(Path p) {
+        try {
+            return p.toRealPath();
+        } catch (java.io.IOException e) {
+            return p.toAbsolutePath().normalize();
+        }
     }
 
     private static void requireReadableFile(String what, Path p, String option) {

@@ -13,6 +13,7 @@ import dev.ristretto.vmm.memory.GuestMemory;
 import dev.ristretto.vmm.memory.GuestRegion;
 import dev.ristretto.vmm.vcpu.ExitOutcome;
 import dev.ristretto.vmm.vcpu.VcpuRunner;
+import dev.ristretto.vmm.vcpu.CpuTemplate;
 import dev.ristretto.vmm.vcpu.VcpuSetup;
 import java.time.Clock;
 import java.util.ArrayList;
@@ -38,6 +39,7 @@ final class VmInstance implements AutoCloseable {
     private PcDevices devices;
     private PciPlatform pci;
     private VirtioDevices virtio;
+    private boolean closed;
 
     private VmInstance() {
     }
@@ -92,7 +94,7 @@ final class VmInstance implements AutoCloseable {
         for (int i = 0; i < n; i++) {
             VcpuFd vcpu = vm.createVcpu(i);
             vcpus.add(vcpu);
-            VcpuSetup.configure(vcpu, cpuid, i, n);
+            VcpuSetup.configure(vcpu, cpuid, i, n, CpuTemplate.parse(config.cpuTemplate()));
         }
         boot.enter(vcpus.get(0));
         // 7. Run.
@@ -100,6 +102,7 @@ final class VmInstance implements AutoCloseable {
         HostConsole.InputTarget input = virtio.console().<HostConsole.InputTarget>map(c -> c::enqueue)
                 .orElse(devices.com1()::enqueue);
         pci.start();
+        console.begin();
         console.attachInput(input, () -> finish(new MachineExit(MachineExit.Reason.STOPPED, 0,
                 "stopped by Ctrl-A x", "")));
         runner.start();
@@ -163,8 +166,16 @@ final class VmInstance implements AutoCloseable {
         return devices;
     }
 
+    /**
+     * Releases everything (threads, fds, backends, mappings). Idempotent and safe from the signal
+     * hook while the main thread is closing too: the second caller waits for the first.
+     */
     @Override
-    public void close() {
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
         if (runner != null) {
             runner.close(); // stops, joins every vCPU thread, closes the vCPU fds
         } else {

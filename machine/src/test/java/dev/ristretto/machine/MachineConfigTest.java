@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -18,7 +19,7 @@ class MachineConfigTest {
     private MachineConfig full() {
         return new MachineConfig(Path.of("/k/bzImage"), Path.of("/k/initrd.img"), "console=ttyS0 quiet",
                 MemorySize.parse("1536M"), 4, SerialConfig.file(Path.of("/tmp/serial.log")), OnReboot.RESTART, false,
-                Path.of("/tmp/acpi"), null, null, null, null, null);
+                Path.of("/tmp/acpi"), null, null, null, null, null, null);
     }
 
     @Test
@@ -50,7 +51,7 @@ class MachineConfigTest {
     @Test
     void commandLineOverridesFileField_byField() {
         MachineConfig file = full();
-        MachineConfig cli = new MachineConfig(null, null, "root=/dev/vda", null, 2, null, null, null, null, null, null, null, null, null);
+        MachineConfig cli = new MachineConfig(null, null, "root=/dev/vda", null, 2, null, null, null, null, null, null, null, null, null, null);
         MachineConfig merged = file.overriddenBy(cli);
         assertEquals("root=/dev/vda", merged.append());
         assertEquals(2, merged.cpus());
@@ -96,25 +97,60 @@ class MachineConfigTest {
     @Test
     void validationNamesTheValueAndTheFix() throws IOException {
         Path kernel = Files.writeString(dir.resolve("bzImage"), "x");
-        MachineConfig ok = new MachineConfig(kernel, null, null, null, null, null, null, null, null, null, null, null, null, null).withDefaults();
+        MachineConfig ok = new MachineConfig(kernel, null, null, null, null, null, null, null, null, null, null, null, null, null, null).withDefaults();
         ok.validate();
-        assertValidation(new MachineConfig(null, null, null, null, null, null, null, null, null, null, null, null, null, null), "no kernel given");
-        assertValidation(new MachineConfig(dir.resolve("missing"), null, null, null, null, null, null, null, null, null, null, null, null, null),
+        assertValidation(new MachineConfig(null, null, null, null, null, null, null, null, null, null, null, null, null, null, null), "no kernel given");
+        assertValidation(new MachineConfig(dir.resolve("missing"), null, null, null, null, null, null, null, null, null, null, null, null, null, null),
                 "kernel " + dir.resolve("missing") + " does not exist");
-        assertValidation(new MachineConfig(kernel, dir, null, null, null, null, null, null, null, null, null, null, null, null), "is a directory");
-        assertValidation(new MachineConfig(kernel, null, null, MemorySize.parse("16M"), null, null, null, null, null, null, null, null, null, null),
+        assertValidation(new MachineConfig(kernel, dir, null, null, null, null, null, null, null, null, null, null, null, null, null), "is a directory");
+        assertValidation(new MachineConfig(kernel, null, null, MemorySize.parse("16M"), null, null, null, null, null, null, null, null, null, null, null),
                 "memory 16M is too small");
-        assertValidation(new MachineConfig(kernel, null, null, new MemorySize((64 << 20) + 1), null, null, null, null, null, null, null, null, null, null),
+        assertValidation(new MachineConfig(kernel, null, null, new MemorySize((64 << 20) + 1), null, null, null, null, null, null, null, null, null, null, null),
                 "not a whole number of 4 KiB pages");
-        assertValidation(new MachineConfig(kernel, null, null, null, 0, null, null, null, null, null, null, null, null, null), "cpus 0 is out of range");
-        assertValidation(new MachineConfig(kernel, null, null, null, 255, null, null, null, null, null, null, null, null, null), "cpus 255 is out of range");
-        assertValidation(new MachineConfig(kernel, null, null, null, null, null, null, null, null, "multiboot", null, null, null, null),
+        assertValidation(new MachineConfig(kernel, null, null, null, 0, null, null, null, null, null, null, null, null, null, null), "cpus 0 is out of range");
+        assertValidation(new MachineConfig(kernel, null, null, null, 255, null, null, null, null, null, null, null, null, null, null), "cpus 255 is out of range");
+        assertValidation(new MachineConfig(kernel, null, null, null, null, null, null, null, null, "multiboot", null, null, null, null, null),
                 "boot protocol 'multiboot' is unknown");
+        assertValidation(new MachineConfig(kernel, null, null, null, null, null, null, null, null, null, null, null, null,
+                null, "t2"), "unknown CPU template 't2'");
+        assertValidation(new MachineConfig(kernel, null, null, null, null, null, null, null, null, null,
+                List.of(DiskConfig.parse(kernel + ",serial=A"), DiskConfig.parse(Files.writeString(dir.resolve("b.img"), "b") + ",ro,serial=A")), null, null,
+                null, null), "two disks have the serial 'A'");
+        assertValidation(new MachineConfig(kernel, null, null, null, null, null, null, null, null, null,
+                List.of(DiskConfig.parse(kernel.toString()), DiskConfig.parse(dir.resolve(".").resolve("bzImage") + ",ro")),
+                null, null, null, null), "is given twice");
+        assertValidation(new MachineConfig(kernel, null, null, null, null, null, null, null, null, null, null,
+                List.of(NetConfig.parse("user,mac=52:54:00:00:00:01"), NetConfig.parse("tap=t0,mac=52:54:00:00:00:01")),
+                null, null, null), "two networks have the MAC 52:54:00:00:00:01");
+        assertValidation(new MachineConfig(kernel, null, null, null, null, null, null, null, null, null, null, null,
+                "vga", null, null), "console 'vga' is unknown");
     }
 
     private static void assertValidation(MachineConfig c, String expected) {
         SetupException e = assertThrows(SetupException.class, () -> c.withDefaults().validate());
         assertTrue(e.getMessage().contains(expected), e.getMessage());
+    }
+
+    @Test
+    void diskAndNetSpecsParseAndPrintBack() {
+        DiskConfig d = DiskConfig.parse("/img/a.raw,ro,serial=DISK-1,cache=none");
+        assertEquals(Path.of("/img/a.raw"), d.path());
+        assertTrue(d.readOnly() && d.cacheNone());
+        assertEquals("DISK-1", d.serial());
+        assertEquals(d, DiskConfig.parse(d.toString()));
+        NetConfig n = NetConfig.parse("tap=rtap0,mac=52:54:00:AB:cd:01");
+        assertEquals("rtap0", n.tap());
+        assertEquals("tap=rtap0,mac=52:54:00:ab:cd:01", n.toString());
+        assertEquals(n, NetConfig.parse(n.toString()));
+        assertTrue(NetConfig.parse("user").user());
+        for (String bad : new String[] {"", ",ro", "a.img,rw", "a.img,cache=sometimes", "a.img,serial=",
+            "a.img,serial=012345678901234567890"}) {
+            assertThrows(IllegalArgumentException.class, () -> DiskConfig.parse(bad), bad);
+        }
+        for (String bad : new String[] {"", "tap", "tap=", "bridge=br0", "user,mac=01:00:00:00:00:01",
+            "user,mac=52:54:00", "user,mac=zz:54:00:00:00:01", "user,speed=1G", "tap=a/b"}) {
+            assertThrows(IllegalArgumentException.class, () -> NetConfig.parse(bad), bad);
+        }
     }
 
     @Test
