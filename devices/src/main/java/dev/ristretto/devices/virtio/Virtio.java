@@ -34,6 +34,18 @@ public final class Virtio {
         return 1L << bit;
     }
 
+    /**
+     * Serves a driver's read of {@code data.length} bytes at {@code offset} in a device
+     * configuration space (§2.5) whose current contents are {@code config}: bytes outside it
+     * read 0, so a read straddling the end returns what exists and no more.
+     */
+    public static void readConfig(byte[] config, int offset, byte[] data) {
+        for (int i = 0; i < data.length; i++) {
+            int at = offset + i;
+            data[i] = at >= 0 && at < config.length ? config[at] : 0;
+        }
+    }
+
     // Device types, VIRTIO 1.2 §5.
     public static final int TYPE_NET = 1;
     public static final int TYPE_BLOCK = 2;

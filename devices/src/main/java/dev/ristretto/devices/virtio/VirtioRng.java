@@ -95,25 +95,17 @@ public final class VirtioRng implements VirtioDevice {
         if (q == null || index != 0) {
             return;
         }
-        // The standard loop (§2.7.13.3 and Linux's vhost): suppress notifications while
-        // draining, then re-enable and look again, so a buffer added in between is not missed.
-        boolean used = false;
-        do {
-            q.disableNotification();
-            DescriptorChain chain;
-            while ((chain = q.pop()) != null) {
-                int n = (int) Math.min(chain.writableLength(), MAX_BYTES_PER_REQUEST);
-                byte[] bytes = new byte[n];
-                entropy.fill(bytes);
-                int written = chain.write(0, bytes);
-                q.addUsed(chain.head(), written);
-                synchronized (this) {
-                    bytesProvided += written;
-                }
-                used = true;
+        boolean notify = q.processAvailable(chain -> {
+            int n = (int) Math.min(chain.writableLength(), MAX_BYTES_PER_REQUEST);
+            byte[] bytes = new byte[n];
+            entropy.fill(bytes);
+            int written = chain.write(0, bytes);
+            synchronized (this) {
+                bytesProvided += written;
             }
-        } while (q.enableNotification());
-        if (used) {
+            return written;
+        });
+        if (notify) {
             irq.usedBuffers(0);
         }
     }

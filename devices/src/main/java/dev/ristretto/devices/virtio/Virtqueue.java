@@ -614,6 +614,65 @@ public final class Virtqueue {
     }
 
     /**
+     * {@link #pop}, and when nothing is available, asks the driver for a notification (§2.7.10)
+     * and looks once more: buffers the driver added between the empty pop and the re-enabled
+     * notification would otherwise wait for a notification it had been told not to send. For a
+     * queue the device fills when it has something to give the driver (a receive queue): it
+     * keeps notifications enabled whenever it is out of buffers, so it hears of new ones.
+     */
+    public DescriptorChain popOrEnableNotification() {
+        DescriptorChain chain = pop();
+        if (chain == null && enableNotification()) {
+            chain = pop();
+        }
+        return chain;
+    }
+
+    /** What a device does with one chain in {@link #processAvailable}. */
+    @FunctionalInterface
+    public interface ChainHandler {
+        /**
+         * Serves one request. Returns the used length, the number of bytes written into the
+         * chain's device-writable buffers (§2.7.8.2; a u32, since a chain is shorter than 2^32
+         * bytes, §2.7.5.2), or {@link #BROKE_QUEUE} after breaking the queue with {@link
+         * #deviceTypeViolation}.
+         */
+        long handle(DescriptorChain chain);
+    }
+
+    /** A {@link ChainHandler}'s answer after it broke the queue: the chain is not returned. */
+    public static final long BROKE_QUEUE = -1;
+
+    /**
+     * The device loop for a queue whose requests the driver starts (transmit queues, block
+     * requests, entropy requests): with notifications suppressed, pops every available chain,
+     * hands it to {@code handler} and returns it with the used length the handler reports; then
+     * re-enables notifications and starts again if buffers arrived meanwhile, so none added
+     * between the last pop and the re-enabling is missed (§2.7.13.3, §2.7.10; Linux vhost's
+     * handle_tx loop). Stops at once when the handler broke the queue.
+     *
+     * @return whether the device must call {@link VirtioInterrupt#usedBuffers}: a chain was
+     *         returned, or the handler broke the queue (the transport then tells the driver,
+     *         §2.1.2)
+     */
+    public boolean processAvailable(ChainHandler handler) {
+        boolean used = false;
+        do {
+            disableNotification();
+            DescriptorChain chain;
+            while ((chain = pop()) != null) {
+                long written = handler.handle(chain);
+                if (written < 0) { // BROKE_QUEUE
+                    return true;
+                }
+                addUsed(chain.head(), (int) written); // a u32 (see ChainHandler.handle)
+                used = true;
+            }
+        } while (enableNotification());
+        return used;
+    }
+
+    /**
      * Breaks the queue because a chain the device popped violates a rule of the device type
      * (for example a virtio-blk request without its header or status byte, VIRTIO 1.2 §5.2.6):
      * the ring itself was well formed, but the request cannot be answered. The effect is that

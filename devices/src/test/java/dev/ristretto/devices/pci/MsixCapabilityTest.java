@@ -1,5 +1,6 @@
 package dev.ristretto.devices.pci;
 
+import static dev.ristretto.devices.pci.LittleEndian.le;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -33,14 +34,6 @@ class MsixCapabilityTest {
             }
         });
         cap = msix.install(config);
-    }
-
-    private static byte[] le(long v, int size) {
-        byte[] b = new byte[size];
-        for (int i = 0; i < size; i++) {
-            b[i] = (byte) (v >>> (8 * i));
-        }
-        return b;
     }
 
     private void control(int value) {

@@ -1,5 +1,7 @@
 package dev.ristretto.devices.pci;
 
+import static dev.ristretto.devices.pci.LittleEndian.le;
+import static dev.ristretto.devices.pci.LittleEndian.val;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
@@ -59,22 +61,6 @@ class PciRootTest {
                 .insert(ECAM_BASE, PciRoot.ECAM_BUS_SIZE, "ecam", root.ecam(1))
                 .insert(MMIO_BASE, 0x1000_0000L, "pci-mmio", root.memoryWindow(MMIO_BASE))
                 .build();
-    }
-
-    private static byte[] le(long v, int size) {
-        byte[] b = new byte[size];
-        for (int i = 0; i < size; i++) {
-            b[i] = (byte) (v >>> (8 * i));
-        }
-        return b;
-    }
-
-    private static long val(byte[] b) {
-        long v = 0;
-        for (int i = b.length - 1; i >= 0; i--) {
-            v = (v << 8) | (b[i] & 0xff);
-        }
-        return v;
     }
 
     private long in(long port, int size) {

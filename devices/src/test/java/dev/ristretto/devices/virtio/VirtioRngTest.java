@@ -1,5 +1,7 @@
 package dev.ristretto.devices.virtio;
 
+import static dev.ristretto.devices.pci.LittleEndian.le;
+import static dev.ristretto.devices.pci.LittleEndian.val;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -63,22 +65,6 @@ class VirtioRngTest {
 
     private void mmioWrite(long addr, long v, int size) {
         mmio.write(addr, le(v, size));
-    }
-
-    private static byte[] le(long v, int size) {
-        byte[] b = new byte[size];
-        for (int i = 0; i < size; i++) {
-            b[i] = (byte) (v >>> (8 * i));
-        }
-        return b;
-    }
-
-    private static long val(byte[] b) {
-        long v = 0;
-        for (int i = b.length - 1; i >= 0; i--) {
-            v = (v << 8) | (b[i] & 0xff);
-        }
-        return v;
     }
 
     @Test

@@ -251,6 +251,70 @@ class VirtqueueTest {
         assertEquals(2, e.availEvent(), "avail_event names the next entry the device will read");
     }
 
+    @Test
+    void processAvailableServesChainsAddedWhileItRunsAndReportsTheirLengths() {
+        QueueDriver d = new QueueDriver(arena, 8);
+        Virtqueue q = d.queue(8, NO_EVENT_IDX, listener);
+        for (int i = 0; i < 3; i++) {
+            d.descriptor(i, BUF + 0x100L * i, 64, Virtqueue.DESC_F_WRITE, 0);
+        }
+        d.offer(0);
+        List<Integer> served = new ArrayList<>();
+        List<Integer> flagsSeen = new ArrayList<>();
+        boolean notify = q.processAvailable(chain -> {
+            served.add(chain.head());
+            flagsSeen.add(d.usedFlags());
+            if (chain.head() == 0) {
+                d.offer(1); // the driver adds chains while the device works
+                d.offer(2);
+            }
+            return 10L + chain.head();
+        });
+        assertTrue(notify, "chains were used");
+        assertEquals(List.of(0, 1, 2), served);
+        assertEquals(List.of(Virtqueue.USED_F_NO_NOTIFY, Virtqueue.USED_F_NO_NOTIFY, Virtqueue.USED_F_NO_NOTIFY),
+                flagsSeen, "notifications are suppressed while the device drains");
+        assertEquals(0, d.usedFlags(), "and enabled again when it stops");
+        assertEquals(3, d.usedIdx());
+        assertArrayEquals(new int[] {0, 10}, d.usedElement(0));
+        assertArrayEquals(new int[] {2, 12}, d.usedElement(2));
+        assertFalse(q.processAvailable(chain -> 0), "nothing available: nothing to tell the driver");
+        assertEquals(List.of(), violations);
+    }
+
+    @Test
+    void processAvailableStopsWhenTheHandlerBreaksTheQueue() {
+        QueueDriver d = new QueueDriver(arena, 8);
+        Virtqueue q = d.queue(8, ALL, listener);
+        d.descriptor(0, BUF, 4, 0, 0);
+        d.offer(0);
+        d.offer(0);
+        List<Integer> served = new ArrayList<>();
+        boolean notify = q.processAvailable(chain -> {
+            served.add(chain.head());
+            q.deviceTypeViolation("bad request");
+            return Virtqueue.BROKE_QUEUE;
+        });
+        assertTrue(notify, "a broken queue must be reported to the driver");
+        assertEquals(List.of(0), served, "the second chain is not served");
+        assertEquals(0, d.usedIdx(), "the offending chain is not returned");
+        assertEquals(List.of("bad request"), violations);
+    }
+
+    @Test
+    void popOrEnableNotificationLeavesNotificationsOnWhenEmptyAndSeesLateChains() {
+        QueueDriver d = new QueueDriver(arena, 8);
+        Virtqueue q = d.queue(8, NO_EVENT_IDX, listener);
+        q.disableNotification();
+        assertNull(q.popOrEnableNotification());
+        assertEquals(0, d.usedFlags(), "out of buffers: the device wants to hear of new ones");
+        d.descriptor(0, BUF, 4, Virtqueue.DESC_F_WRITE, 0);
+        d.offer(0);
+        DescriptorChain c = q.popOrEnableNotification();
+        assertNotNull(c);
+        assertEquals(0, c.head());
+    }
+
     // ---- hostile drivers: each case breaks the queue, counts once, and touches nothing ----
 
     private void assertBroken(Virtqueue q, QueueDriver d, String expectedFragment) {

@@ -220,10 +220,7 @@ public final class VirtioBlock implements VirtioDevice {
 
     @Override
     public void readConfig(int offset, byte[] data) {
-        for (int i = 0; i < data.length; i++) {
-            int at = offset + i;
-            data[i] = at >= 0 && at < CONFIG_SIZE ? config[at] : 0;
-        }
+        Virtio.readConfig(config, offset, data);
     }
 
     @Override
@@ -283,37 +280,26 @@ public final class VirtioBlock implements VirtioDevice {
         if (q == null || index != 0) {
             return;
         }
-        boolean used = false;
-        do {
-            q.disableNotification();
-            DescriptorChain chain;
-            while ((chain = q.pop()) != null) {
-                long written = handle(mem, q, chain, negotiated);
-                if (written < 0) {
-                    // The queue is broken; the transport already knows and will notify the driver.
-                    irq.usedBuffers(0);
-                    return;
-                }
-                q.addUsed(chain.head(), (int) written); // a u32: the chain is shorter than 2^32 (§2.7.5.2)
-                used = true;
-            }
-        } while (q.enableNotification());
-        if (used) {
+        // After a broken queue too: the transport already knows and will notify the driver.
+        if (q.processAvailable(chain -> handle(mem, q, chain, negotiated))) {
             irq.usedBuffers(0);
         }
     }
 
-    /** Executes one request; returns the used length (a u32), or -1 after breaking the queue. */
+    /**
+     * Executes one request; returns the used length (a u32), or {@link Virtqueue#BROKE_QUEUE}
+     * after breaking the queue.
+     */
     private long handle(GuestMemory mem, Virtqueue q, DescriptorChain chain, long negotiated) {
         if (chain.readableLength() < HEADER_SIZE) {
             q.deviceTypeViolation("virtio-blk request " + chain + " has no 16-byte device-readable header"
                     + " (VIRTIO 1.2 §5.2.6)");
-            return -1;
+            return Virtqueue.BROKE_QUEUE;
         }
         if (chain.writableLength() < 1) {
             q.deviceTypeViolation("virtio-blk request " + chain + " has no device-writable status byte"
                     + " (VIRTIO 1.2 §5.2.6)");
-            return -1;
+            return Virtqueue.BROKE_QUEUE;
         }
         byte[] header = new byte[HEADER_SIZE];
         chain.read(0, header);
@@ -332,7 +318,7 @@ public final class VirtioBlock implements VirtioDevice {
         if (wrongDirection) {
             q.deviceTypeViolation("virtio-blk request type " + type + " " + chain + " carries data in the"
                     + " wrong direction (VIRTIO 1.2 §5.2.6)");
-            return -1;
+            return Virtqueue.BROKE_QUEUE;
         }
 
         int status;

@@ -103,10 +103,7 @@ public final class VirtioConsole implements VirtioDevice {
     public synchronized void readConfig(int offset, byte[] data) {
         byte[] config = new byte[CONFIG_SIZE];
         ByteBuffer.wrap(config).order(ByteOrder.LITTLE_ENDIAN).putShort(0, (short) cols).putShort(2, (short) rows);
-        for (int i = 0; i < data.length; i++) {
-            int at = offset + i;
-            data[i] = at >= 0 && at < CONFIG_SIZE ? config[at] : 0;
-        }
+        Virtio.readConfig(config, offset, data);
     }
 
     @Override
@@ -202,11 +199,7 @@ public final class VirtioConsole implements VirtioDevice {
         }
         boolean used = false;
         while (hostCount > 0) {
-            DescriptorChain chain = rx.pop();
-            if (chain == null && rx.enableNotification()) {
-                // A buffer arrived between the pop and re-enabling notifications (§2.7.10).
-                chain = rx.pop();
-            }
+            DescriptorChain chain = rx.popOrEnableNotification();
             if (chain == null) {
                 break;
             }
@@ -257,36 +250,29 @@ public final class VirtioConsole implements VirtioDevice {
         if (q == null) {
             return;
         }
-        boolean used = false;
         byte[] buf = new byte[TX_CHUNK];
-        do {
-            q.disableNotification();
-            DescriptorChain chain;
-            while ((chain = q.pop()) != null) {
-                if (chain.writableLength() != 0) {
-                    q.deviceTypeViolation("virtio-console transmit chain " + chain + " has device-writable buffers"
-                            + " (VIRTIO 1.2 §5.3.6.1)");
-                    irq.usedBuffers(TX_QUEUE);
-                    return;
-                }
-                // In pieces: a chain may be as long as guest RAM, the sink needs no single array.
-                long total = chain.readableLength();
-                for (long at = 0; at < total; ) {
-                    int len = chain.read(at, buf);
-                    if (len == 0) {
-                        break;
-                    }
-                    out.write(buf, 0, len);
-                    at += len;
-                }
-                synchronized (this) {
-                    bytesTransmitted += total;
-                }
-                q.addUsed(chain.head(), 0);
-                used = true;
+        boolean notify = q.processAvailable(chain -> {
+            if (chain.writableLength() != 0) {
+                q.deviceTypeViolation("virtio-console transmit chain " + chain + " has device-writable buffers"
+                        + " (VIRTIO 1.2 §5.3.6.1)");
+                return Virtqueue.BROKE_QUEUE;
             }
-        } while (q.enableNotification());
-        if (used) {
+            // In pieces: a chain may be as long as guest RAM, the sink needs no single array.
+            long total = chain.readableLength();
+            for (long at = 0; at < total; ) {
+                int len = chain.read(at, buf);
+                if (len == 0) {
+                    break;
+                }
+                out.write(buf, 0, len);
+                at += len;
+            }
+            synchronized (this) {
+                bytesTransmitted += total;
+            }
+            return 0; // a transmit chain has nothing device-writable
+        });
+        if (notify) {
             irq.usedBuffers(TX_QUEUE);
         }
     }

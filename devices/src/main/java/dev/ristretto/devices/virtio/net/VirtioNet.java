@@ -164,10 +164,7 @@ public final class VirtioNet implements VirtioDevice, NetBackend.FrameSink {
         byte[] config = new byte[CONFIG_SIZE];
         System.arraycopy(mac, 0, config, 0, 6);
         ByteBuffer.wrap(config).order(ByteOrder.LITTLE_ENDIAN).putShort(6, (short) (linkUp ? S_LINK_UP : 0));
-        for (int i = 0; i < data.length; i++) {
-            int at = offset + i;
-            data[i] = at >= 0 && at < CONFIG_SIZE ? config[at] : 0;
-        }
+        Virtio.readConfig(config, offset, data);
     }
 
     @Override
@@ -363,11 +360,7 @@ public final class VirtioNet implements VirtioDevice, NetBackend.FrameSink {
 
     /** The next available receive chain, asking for a notification when there is none. */
     private DescriptorChain nextRxChain() {
-        DescriptorChain chain = rx.pop();
-        if (chain == null && rx.enableNotification()) {
-            // Buffers arrived between the pop and re-enabling notifications (§2.7.10).
-            chain = rx.pop();
-        }
+        DescriptorChain chain = rx.popOrEnableNotification();
         if (chain == null) {
             return null;
         }
@@ -418,24 +411,17 @@ public final class VirtioNet implements VirtioDevice, NetBackend.FrameSink {
         if (q == null) {
             return;
         }
-        boolean used = false;
-        do {
-            q.disableNotification();
-            DescriptorChain chain;
-            while ((chain = q.pop()) != null) {
-                if (chain.readableLength() < HEADER_SIZE || chain.writableLength() != 0) {
-                    q.deviceTypeViolation("virtio-net transmit chain " + chain + " is not a device-readable"
-                            + " virtio_net_hdr followed by a frame (VIRTIO 1.2 §5.1.6.2)");
-                    irq.usedBuffers(TX_QUEUE);
-                    return;
-                }
-                send(chain);
-                // Transmit chains are device-readable only (§5.1.6.2): nothing was written.
-                q.addUsed(chain.head(), 0);
-                used = true;
+        boolean notify = q.processAvailable(chain -> {
+            if (chain.readableLength() < HEADER_SIZE || chain.writableLength() != 0) {
+                q.deviceTypeViolation("virtio-net transmit chain " + chain + " is not a device-readable"
+                        + " virtio_net_hdr followed by a frame (VIRTIO 1.2 §5.1.6.2)");
+                return Virtqueue.BROKE_QUEUE;
             }
-        } while (q.enableNotification());
-        if (used) {
+            send(chain);
+            // Transmit chains are device-readable only (§5.1.6.2): nothing was written.
+            return 0;
+        });
+        if (notify) {
             irq.usedBuffers(TX_QUEUE);
         }
     }

@@ -1,5 +1,7 @@
 package dev.ristretto.devices.virtio.block;
 
+import static dev.ristretto.devices.pci.LittleEndian.le;
+import static dev.ristretto.devices.pci.LittleEndian.val;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -70,22 +72,10 @@ class VirtioBlockPciTest {
         arena.close();
     }
 
-    private static byte[] le(long v, int size) {
-        byte[] b = new byte[size];
-        for (int i = 0; i < size; i++) {
-            b[i] = (byte) (v >>> (8 * i));
-        }
-        return b;
-    }
-
     private long read(long offset, int size) {
         byte[] b = new byte[size];
         dev.readBar(0, offset, b);
-        long v = 0;
-        for (int i = size - 1; i >= 0; i--) {
-            v = (v << 8) | (b[i] & 0xff);
-        }
-        return v;
+        return val(b);
     }
 
     private void write(long offset, long value, int size) {

@@ -13,7 +13,6 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
 
 /**
@@ -46,8 +45,7 @@ public final class PasstLink implements FrameLink {
     private final Path socket;
     private final Path log;
     private final SocketChannel channel;
-    private final AtomicLong received = new AtomicLong();
-    private final AtomicLong dropped = new AtomicLong();
+    private final FrameCounters counters = new FrameCounters();
     private Thread receiveThread;
     private volatile boolean closed;
 
@@ -210,14 +208,7 @@ public final class PasstLink implements FrameLink {
 
     private void receiveLoop(FrameReceiver receiver) {
         StreamFrameDecoder decoder = new StreamFrameDecoder(MAX_FRAME);
-        FrameReceiver counting = frame -> {
-            received.incrementAndGet();
-            boolean taken = receiver.receive(frame);
-            if (!taken) {
-                dropped.incrementAndGet();
-            }
-            return taken;
-        };
+        FrameReceiver counting = counters.counting(receiver);
         try {
             while (!closed) {
                 if (channel.read(decoder.buffer()) < 0) {
@@ -239,12 +230,12 @@ public final class PasstLink implements FrameLink {
 
     @Override
     public long framesReceived() {
-        return received.get();
+        return counters.received();
     }
 
     @Override
     public long framesDropped() {
-        return dropped.get();
+        return counters.dropped();
     }
 
     /** Closes the connection, stops the receive thread, ends passt and removes its directory. */

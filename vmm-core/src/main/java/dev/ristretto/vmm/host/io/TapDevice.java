@@ -9,7 +9,6 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
-import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * An existing TAP device, attached through /dev/net/tun (Linux Documentation/networking/tuntap.rst).
@@ -39,8 +38,7 @@ public final class TapDevice implements FrameLink {
     private final int wakeFd;
     private final Arena arena = Arena.ofShared();
     private final MemorySegment sendBuffer;
-    private final AtomicLong received = new AtomicLong();
-    private final AtomicLong dropped = new AtomicLong();
+    private final FrameCounters counters = new FrameCounters();
     private Thread receiveThread;
     private volatile boolean closed;
 
@@ -187,6 +185,7 @@ public final class TapDevice implements FrameLink {
     }
 
     private void receiveLoop(FrameReceiver receiver) {
+        FrameReceiver counting = counters.counting(receiver);
         try (Arena a = Arena.ofConfined()) {
             MemorySegment buf = a.allocate(MAX_FRAME, 8);
             MemorySegment pfds = a.allocate(2 * Libc.POLLFD_SIZE, 4);
@@ -214,7 +213,7 @@ public final class TapDevice implements FrameLink {
                             + Integer.toHexString(revents & 0xffff) + " (was it deleted?); no more frames will be received");
                     return;
                 }
-                drain(buf, receiver);
+                drain(buf, counting);
             }
         } catch (RuntimeException e) {
             if (!closed) {
@@ -241,22 +240,18 @@ public final class TapDevice implements FrameLink {
             if (n <= 0) {
                 return;
             }
-            ByteBuffer frame = buf.asSlice(0, n).asByteBuffer();
-            received.incrementAndGet();
-            if (!receiver.receive(frame)) {
-                dropped.incrementAndGet();
-            }
+            receiver.receive(buf.asSlice(0, n).asByteBuffer());
         }
     }
 
     @Override
     public long framesReceived() {
-        return received.get();
+        return counters.received();
     }
 
     @Override
     public long framesDropped() {
-        return dropped.get();
+        return counters.dropped();
     }
 
     @Override
