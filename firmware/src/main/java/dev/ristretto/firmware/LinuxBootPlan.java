@@ -12,43 +12,33 @@ import java.util.Optional;
  * line, zero page, page tables and GDT into guest RAM, and {@link #entry()} gives the register
  * state for the 64-bit entry.
  */
-public final class LinuxBootPlan {
+public final class LinuxBootPlan extends BootPlan {
     /** boot.rst "64-bit BOOT PROTOCOL": the 64-bit entry is 0x200 past the protected-mode load address. */
     static final long ENTRY_64_OFFSET = 0x200;
 
-    private final MemoryLayout memory;
     private final BzImage kernel;
     private final GuestAddress kernelAddress;
-    private final Optional<Initrd> initrd;
-    private final Optional<GuestAddress> initrdAddress;
-    private final byte[] cmdline;
-    private final Optional<GuestAddress> acpiRsdp;
 
     LinuxBootPlan(MemoryLayout memory, BzImage kernel, GuestAddress kernelAddress, Optional<Initrd> initrd,
                   Optional<GuestAddress> initrdAddress, byte[] cmdline, Optional<GuestAddress> acpiRsdp) {
-        this.memory = Objects.requireNonNull(memory);
+        super(memory, initrd, initrdAddress, cmdline, acpiRsdp);
         this.kernel = Objects.requireNonNull(kernel);
         this.kernelAddress = Objects.requireNonNull(kernelAddress);
-        this.initrd = Objects.requireNonNull(initrd);
-        this.initrdAddress = Objects.requireNonNull(initrdAddress);
-        this.cmdline = Objects.requireNonNull(cmdline);
-        this.acpiRsdp = Objects.requireNonNull(acpiRsdp);
-        if (initrd.isPresent() != initrdAddress.isPresent()) {
-            throw new IllegalArgumentException("initrd and its address must be given together");
-        }
+    }
+
+    private LinuxBootPlan(LinuxBootPlan plan, GuestAddress rsdp) {
+        super(plan, rsdp);
+        this.kernel = plan.kernel;
+        this.kernelAddress = plan.kernelAddress;
     }
 
     /**
      * This plan with boot_params.acpi_rsdp_addr pointing at {@code rsdp}, for when the machine
      * has written ACPI tables (zero-page.rst, offset 0x070).
      */
+    @Override
     public LinuxBootPlan withAcpiRsdp(GuestAddress rsdp) {
-        return new LinuxBootPlan(memory, kernel, kernelAddress, initrd, initrdAddress, cmdline,
-                Optional.of(Objects.requireNonNull(rsdp)));
-    }
-
-    public MemoryLayout memory() {
-        return memory;
+        return new LinuxBootPlan(this, rsdp);
     }
 
     public BzImage kernel() {
@@ -65,58 +55,30 @@ public final class LinuxBootPlan {
         return kernelAddress.checkedAdd(kernel.initSize());
     }
 
-    /** Where the initrd goes, when there is one. */
-    public Optional<GuestAddress> initrdAddress() {
-        return initrdAddress;
-    }
-
-    /** Size of the initrd in bytes (0 without one). */
-    public long initrdSize() {
-        return initrd.map(Initrd::size).orElse(0L);
-    }
-
-    public GuestAddress cmdlineAddress() {
-        return Layout.CMDLINE;
-    }
-
-    /** The command line bytes as written, terminating NUL included. */
-    public byte[] cmdlineBytes() {
-        return cmdline.clone();
-    }
-
     public GuestAddress zeroPageAddress() {
         return Layout.ZERO_PAGE;
     }
 
     /** The e820 map handed to the kernel. */
     public List<E820Entry> e820() {
-        return memory.e820();
-    }
-
-    public Optional<GuestAddress> acpiRsdp() {
-        return acpiRsdp;
+        return memory().e820();
     }
 
     /** The zero page this plan writes. */
     public byte[] bootParams() {
-        BootParams params = BootParams.forImage(kernel).cmdline(Layout.CMDLINE).e820(memory.e820());
-        initrdAddress.ifPresent(a -> params.ramdisk(a, initrdSize()));
-        acpiRsdp.ifPresent(params::acpiRsdpAddr);
-        return params.toBytes();
+        return zeroPage(BootParams.forImage(kernel));
     }
 
     /**
-     * Writes everything the kernel expects to find in RAM at its 64-bit entry.
+     * Writes everything the kernel expects to find in RAM at its 64-bit entry: kernel, initrd,
+     * command line, zero page, page tables and GDT.
      *
      * @throws BootSetupException when the initrd file cannot be read any more
      */
+    @Override
     public void writeTo(GuestMemory guest) {
         kernel.copyPayloadTo(guest.slice(kernelAddress, kernel.payloadLength()));
-        if (initrd.isPresent()) {
-            Initrd rd = initrd.get();
-            rd.copyTo(guest.slice(initrdAddress.orElseThrow(), rd.size()));
-        }
-        guest.write(Layout.CMDLINE, cmdline);
+        writeInitrdAndCmdline(guest);
         guest.write(Layout.ZERO_PAGE, bootParams());
         writeLongModeTables(guest);
     }
@@ -138,9 +100,7 @@ public final class LinuxBootPlan {
     }
 
     @Override
-    public String toString() {
-        return "LinuxBootPlan[kernel at " + kernelAddress + ".." + kernelEnd() + initrdAddress
-                .map(a -> ", initrd at " + a + "+0x" + Long.toHexString(initrdSize())).orElse("")
-                + ", cmdline " + (cmdline.length - 1) + " bytes]";
+    protected String describeKernel() {
+        return "kernel at " + kernelAddress + ".." + kernelEnd();
     }
 }

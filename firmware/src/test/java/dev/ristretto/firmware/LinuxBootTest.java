@@ -245,4 +245,16 @@ class LinuxBootTest {
         assertEquals("initrd " + missing + " does not exist or is not a regular file",
                 assertThrows(BootSetupException.class, () -> Initrd.of(missing)).getMessage());
     }
+
+    /** toString names the plan, the kernel's span, the initrd when there is one and the command line's length. */
+    @Test
+    void describesItselfForLogs() {
+        LinuxBootPlan p = LinuxBoot.plan(RAM_256M, TestKernels.image(), "console=ttyS0");
+        assertEquals("LinuxBootPlan[kernel at " + p.kernelAddress() + ".." + p.kernelEnd() + ", cmdline 13 bytes]",
+                p.toString());
+        LinuxBootPlan q = LinuxBoot.plan(RAM_256M, TestKernels.image(), Initrd.of("rd", new byte[5000]), "")
+                .withAcpiRsdp(GuestAddress.of(0xe0000));
+        assertEquals("LinuxBootPlan[kernel at " + q.kernelAddress() + ".." + q.kernelEnd() + ", initrd at "
+                + q.initrdAddress().orElseThrow() + "+0x1388, cmdline 0 bytes]", q.toString());
+    }
 }

@@ -57,8 +57,18 @@ public final class ElfBoot {
         byte[] line = Cmdline.encode(cmdline, CMDLINE_MAX);
         kernel.checkPlacement(memory);
         GuestAddress entry = kernel.entry64();
-        Optional<GuestAddress> initrdAddress = initrd.map(rd -> LinuxBoot.placeInitrd(memory, kernel.start(), kernel.end(),
-                INITRD_ADDR_MAX, false, rd));
-        return new ElfBootPlan(memory, kernel, entry, initrd, initrdAddress, line, Optional.empty());
+        return new ElfBootPlan(memory, kernel, entry, initrd, placeInitrd(memory, kernel, initrd), line, Optional.empty());
+    }
+
+    /**
+     * Where the initrd goes for an ELF kernel, whichever way it is entered (64-bit here, or PVH):
+     * above 1 MiB, clear of the kernel's segments, and as high as it fits with its last byte at
+     * most {@link #INITRD_ADDR_MAX}. Never in RAM above 4 GiB: a kernel without a setup header
+     * cannot announce XLF_CAN_BE_LOADED_ABOVE_4G (boot.rst, "xloadflags").
+     *
+     * @throws BootSetupException when the initrd does not fit
+     */
+    public static Optional<GuestAddress> placeInitrd(MemoryLayout memory, ElfKernel kernel, Optional<Initrd> initrd) {
+        return initrd.map(rd -> LinuxBoot.placeInitrd(memory, kernel.start(), kernel.end(), INITRD_ADDR_MAX, false, rd));
     }
 }

@@ -2,6 +2,7 @@ package dev.ristretto.firmware.elf;
 
 import dev.ristretto.firmware.BootCpuState;
 import dev.ristretto.firmware.BootParams;
+import dev.ristretto.firmware.BootPlan;
 import dev.ristretto.firmware.E820Entry;
 import dev.ristretto.firmware.Initrd;
 import dev.ristretto.firmware.Layout;
@@ -18,36 +19,27 @@ import java.util.Optional;
  * {@link ElfBoot#plan}. Immutable. The low structures (command line, zero page, page tables,
  * GDT, TSS) sit at the same {@link Layout} addresses as in a bzImage boot.
  */
-public final class ElfBootPlan {
-    private final MemoryLayout memory;
+public final class ElfBootPlan extends BootPlan {
     private final ElfKernel kernel;
     private final GuestAddress entry;
-    private final Optional<Initrd> initrd;
-    private final Optional<GuestAddress> initrdAddress;
-    private final byte[] cmdline;
-    private final Optional<GuestAddress> acpiRsdp;
 
     ElfBootPlan(MemoryLayout memory, ElfKernel kernel, GuestAddress entry, Optional<Initrd> initrd,
                 Optional<GuestAddress> initrdAddress, byte[] cmdline, Optional<GuestAddress> acpiRsdp) {
-        this.memory = Objects.requireNonNull(memory);
+        super(memory, initrd, initrdAddress, cmdline, acpiRsdp);
         this.kernel = Objects.requireNonNull(kernel);
         this.entry = Objects.requireNonNull(entry);
-        this.initrd = Objects.requireNonNull(initrd);
-        this.initrdAddress = Objects.requireNonNull(initrdAddress);
-        this.cmdline = Objects.requireNonNull(cmdline);
-        this.acpiRsdp = Objects.requireNonNull(acpiRsdp);
-        if (initrd.isPresent() != initrdAddress.isPresent()) {
-            throw new IllegalArgumentException("initrd and its address must be given together");
-        }
+    }
+
+    private ElfBootPlan(ElfBootPlan plan, GuestAddress rsdp) {
+        super(plan, rsdp);
+        this.kernel = plan.kernel;
+        this.entry = plan.entry;
     }
 
     /** This plan with boot_params.acpi_rsdp_addr pointing at {@code rsdp} (zero-page.rst, 0x070). */
+    @Override
     public ElfBootPlan withAcpiRsdp(GuestAddress rsdp) {
-        return new ElfBootPlan(memory, kernel, entry, initrd, initrdAddress, cmdline, Optional.of(Objects.requireNonNull(rsdp)));
-    }
-
-    public MemoryLayout memory() {
-        return memory;
+        return new ElfBootPlan(this, rsdp);
     }
 
     public ElfKernel kernel() {
@@ -59,44 +51,18 @@ public final class ElfBootPlan {
         return entry;
     }
 
-    /** Where the initrd goes, when there is one. */
-    public Optional<GuestAddress> initrdAddress() {
-        return initrdAddress;
-    }
-
-    /** Size of the initrd in bytes (0 without one). */
-    public long initrdSize() {
-        return initrd.map(Initrd::size).orElse(0L);
-    }
-
-    public GuestAddress cmdlineAddress() {
-        return Layout.CMDLINE;
-    }
-
-    /** The command line bytes as written, terminating NUL included. */
-    public byte[] cmdlineBytes() {
-        return cmdline.clone();
-    }
-
     public GuestAddress zeroPageAddress() {
         return Layout.ZERO_PAGE;
     }
 
     /** The e820 map handed to the kernel. */
     public List<E820Entry> e820() {
-        return memory.e820();
-    }
-
-    public Optional<GuestAddress> acpiRsdp() {
-        return acpiRsdp;
+        return memory().e820();
     }
 
     /** The zero page this plan writes. */
     public byte[] bootParams() {
-        BootParams params = BootParams.forHeaderlessKernel(ElfBoot.CMDLINE_MAX).cmdline(Layout.CMDLINE).e820(memory.e820());
-        initrdAddress.ifPresent(a -> params.ramdisk(a, initrdSize()));
-        acpiRsdp.ifPresent(params::acpiRsdpAddr);
-        return params.toBytes();
+        return zeroPage(BootParams.forHeaderlessKernel(ElfBoot.CMDLINE_MAX));
     }
 
     /**
@@ -105,13 +71,10 @@ public final class ElfBootPlan {
      *
      * @throws dev.ristretto.firmware.BootSetupException when the initrd file cannot be read any more
      */
+    @Override
     public void writeTo(GuestMemory guest) {
         kernel.copyTo(guest);
-        if (initrd.isPresent()) {
-            Initrd rd = initrd.get();
-            rd.copyTo(guest.slice(initrdAddress.orElseThrow(), rd.size()));
-        }
-        guest.write(Layout.CMDLINE, cmdline);
+        writeInitrdAndCmdline(guest);
         guest.write(Layout.ZERO_PAGE, bootParams());
         LinuxBootPlan.writeLongModeTables(guest);
     }
@@ -122,9 +85,7 @@ public final class ElfBootPlan {
     }
 
     @Override
-    public String toString() {
-        return "ElfBootPlan[kernel " + kernel.start() + ".." + kernel.end() + ", entry " + entry + initrdAddress
-                .map(a -> ", initrd at " + a + "+0x" + Long.toHexString(initrdSize())).orElse("")
-                + ", cmdline " + (cmdline.length - 1) + " bytes]";
+    protected String describeKernel() {
+        return "kernel " + kernel.start() + ".." + kernel.end() + ", entry " + entry;
     }
 }

@@ -5,12 +5,10 @@ import dev.ristretto.firmware.Layout;
 import dev.ristretto.firmware.MemoryLayout;
 import dev.ristretto.vmm.memory.GuestAddress;
 import dev.ristretto.vmm.memory.GuestMemory;
-import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -317,19 +315,7 @@ public final class ElfKernel {
      * @throws KernelImageException when the file cannot be read or is not a loadable x86-64 ELF
      */
     public static ElfKernel load(Path path) {
-        Objects.requireNonNull(path);
-        byte[] bytes;
-        try {
-            long size = Files.size(path);
-            if (size > Integer.MAX_VALUE - 8) {
-                throw new KernelImageException("kernel " + path + ": file is " + size + " bytes, too large for Ristretto"
-                        + " to load (at most 2 GiB)");
-            }
-            bytes = Files.readAllBytes(path);
-        } catch (IOException e) {
-            throw new KernelImageException("kernel " + path + ": cannot be read (" + e + ")", e);
-        }
-        return new ElfKernel(path.toString(), bytes);
+        return new ElfKernel(path.toString(), KernelBytes.read(path));
     }
 
     /**
@@ -415,6 +401,16 @@ public final class ElfKernel {
     /** The 32-bit PVH entry from XEN_ELFNOTE_PHYS32_ENTRY, when the kernel has that note. */
     public Optional<GuestAddress> pvhEntry() {
         return pvhEntry;
+    }
+
+    /**
+     * The 32-bit PVH entry, for a boot through the PVH ABI.
+     *
+     * @throws KernelImageException when the kernel has no XEN_ELFNOTE_PHYS32_ENTRY note
+     */
+    public GuestAddress requirePvhEntry() {
+        return pvhEntry.orElseThrow(() -> fail("has no XEN_ELFNOTE_PHYS32_ENTRY note, so it cannot be booted with PVH;"
+                + " boot it with the linux protocol, or build Linux with CONFIG_PVH=y"));
     }
 
     /** True when the kernel supports the PVH boot ABI (it has XEN_ELFNOTE_PHYS32_ENTRY). */

@@ -2,8 +2,6 @@ package dev.ristretto.firmware.elf;
 
 import dev.ristretto.firmware.BzImage;
 import dev.ristretto.firmware.KernelImageException;
-import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Objects;
 import java.util.Optional;
@@ -79,12 +77,9 @@ public sealed interface KernelFile {
             if (forced.isEmpty()) {
                 return kernel.supportsPvh() ? BootProtocol.PVH : BootProtocol.LINUX;
             }
-            if (forced.get() == BootProtocol.PVH && !kernel.supportsPvh()) {
-                throw new KernelImageException("kernel " + name() + ": has no XEN_ELFNOTE_PHYS32_ENTRY note, so it cannot"
-                        + " be booted with PVH; boot it with the linux protocol, or build Linux with CONFIG_PVH=y");
-            }
-            if (forced.get() == BootProtocol.LINUX) {
-                kernel.entry64(); // throws when e_entry is not in the loaded image
+            switch (forced.get()) {
+                case PVH -> kernel.requirePvhEntry(); // throws without the PVH note
+                case LINUX -> kernel.entry64(); // throws when e_entry is not in the loaded image
             }
             return forced.get();
         }
@@ -97,19 +92,7 @@ public sealed interface KernelFile {
      *                              or is a damaged one of them
      */
     static KernelFile load(Path path) {
-        Objects.requireNonNull(path);
-        byte[] bytes;
-        try {
-            long size = Files.size(path);
-            if (size > Integer.MAX_VALUE - 8) {
-                throw new KernelImageException("kernel " + path + ": file is " + size + " bytes, too large for Ristretto"
-                        + " to load (at most 2 GiB)");
-            }
-            bytes = Files.readAllBytes(path);
-        } catch (IOException e) {
-            throw new KernelImageException("kernel " + path + ": cannot be read (" + e + ")", e);
-        }
-        return parse(path.toString(), bytes);
+        return parse(path.toString(), KernelBytes.read(path));
     }
 
     /**

@@ -4,7 +4,6 @@ import dev.ristretto.firmware.BootSetupException;
 import dev.ristretto.firmware.Cmdline;
 import dev.ristretto.firmware.Initrd;
 import dev.ristretto.firmware.KernelImageException;
-import dev.ristretto.firmware.LinuxBoot;
 import dev.ristretto.firmware.MemoryLayout;
 import dev.ristretto.firmware.elf.ElfBoot;
 import dev.ristretto.firmware.elf.ElfKernel;
@@ -31,7 +30,7 @@ public final class PvhBoot {
 
     /**
      * Plans a boot. The command line limit and initrd placement are those of the 64-bit ELF
-     * boot ({@link ElfBoot#CMDLINE_MAX}, {@link ElfBoot#INITRD_ADDR_MAX}); the initrd never goes
+     * boot ({@link ElfBoot#CMDLINE_MAX}, {@link ElfBoot#placeInitrd}); the initrd never goes
      * above 4 GiB in any case, since the kernel starts with paging off and 32-bit addresses.
      *
      * @throws KernelImageException when the kernel has no PVH note or its segments do not fit
@@ -42,13 +41,10 @@ public final class PvhBoot {
         Objects.requireNonNull(memory);
         Objects.requireNonNull(kernel);
         Objects.requireNonNull(initrd);
-        GuestAddress entry = kernel.pvhEntry().orElseThrow(() -> new KernelImageException("kernel " + kernel.name()
-                + ": has no XEN_ELFNOTE_PHYS32_ENTRY note, so it cannot be booted with PVH; boot it with the linux"
-                + " protocol, or build Linux with CONFIG_PVH=y"));
+        GuestAddress entry = kernel.requirePvhEntry();
         byte[] line = Cmdline.encode(cmdline, ElfBoot.CMDLINE_MAX);
         kernel.checkPlacement(memory);
-        Optional<GuestAddress> initrdAddress = initrd.map(rd -> LinuxBoot.placeInitrd(memory, kernel.start(), kernel.end(),
-                ElfBoot.INITRD_ADDR_MAX, false, rd));
-        return new PvhBootPlan(memory, kernel, entry, initrd, initrdAddress, line, Optional.empty());
+        return new PvhBootPlan(memory, kernel, entry, initrd, ElfBoot.placeInitrd(memory, kernel, initrd), line,
+                Optional.empty());
     }
 }

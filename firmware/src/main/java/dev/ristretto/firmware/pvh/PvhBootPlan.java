@@ -1,6 +1,7 @@
 package dev.ristretto.firmware.pvh;
 
 import dev.ristretto.firmware.BootCpuState;
+import dev.ristretto.firmware.BootPlan;
 import dev.ristretto.firmware.DescriptorTable;
 import dev.ristretto.firmware.E820Entry;
 import dev.ristretto.firmware.Gdt;
@@ -20,36 +21,27 @@ import java.util.Optional;
  * {@link PvhBoot#plan}. Immutable. The command line and GDT use the same {@link Layout}
  * addresses as the 64-bit boots; start_info and its tables take {@link Layout#PVH_START_INFO}.
  */
-public final class PvhBootPlan {
-    private final MemoryLayout memory;
+public final class PvhBootPlan extends BootPlan {
     private final ElfKernel kernel;
     private final GuestAddress entry;
-    private final Optional<Initrd> initrd;
-    private final Optional<GuestAddress> initrdAddress;
-    private final byte[] cmdline;
-    private final Optional<GuestAddress> acpiRsdp;
 
     PvhBootPlan(MemoryLayout memory, ElfKernel kernel, GuestAddress entry, Optional<Initrd> initrd,
                 Optional<GuestAddress> initrdAddress, byte[] cmdline, Optional<GuestAddress> acpiRsdp) {
-        this.memory = Objects.requireNonNull(memory);
+        super(memory, initrd, initrdAddress, cmdline, acpiRsdp);
         this.kernel = Objects.requireNonNull(kernel);
         this.entry = Objects.requireNonNull(entry);
-        this.initrd = Objects.requireNonNull(initrd);
-        this.initrdAddress = Objects.requireNonNull(initrdAddress);
-        this.cmdline = Objects.requireNonNull(cmdline);
-        this.acpiRsdp = Objects.requireNonNull(acpiRsdp);
-        if (initrd.isPresent() != initrdAddress.isPresent()) {
-            throw new IllegalArgumentException("initrd and its address must be given together");
-        }
+    }
+
+    private PvhBootPlan(PvhBootPlan plan, GuestAddress rsdp) {
+        super(plan, rsdp);
+        this.kernel = plan.kernel;
+        this.entry = plan.entry;
     }
 
     /** This plan with start_info.rsdp_paddr pointing at {@code rsdp}, for when ACPI tables exist. */
+    @Override
     public PvhBootPlan withAcpiRsdp(GuestAddress rsdp) {
-        return new PvhBootPlan(memory, kernel, entry, initrd, initrdAddress, cmdline, Optional.of(Objects.requireNonNull(rsdp)));
-    }
-
-    public MemoryLayout memory() {
-        return memory;
+        return new PvhBootPlan(this, rsdp);
     }
 
     public ElfKernel kernel() {
@@ -61,42 +53,19 @@ public final class PvhBootPlan {
         return entry;
     }
 
-    /** Where the initrd (module 0) goes, when there is one. */
-    public Optional<GuestAddress> initrdAddress() {
-        return initrdAddress;
-    }
-
-    /** Size of the initrd in bytes (0 without one). */
-    public long initrdSize() {
-        return initrd.map(Initrd::size).orElse(0L);
-    }
-
-    public GuestAddress cmdlineAddress() {
-        return Layout.CMDLINE;
-    }
-
-    /** The command line bytes as written, terminating NUL included. */
-    public byte[] cmdlineBytes() {
-        return cmdline.clone();
-    }
-
     public GuestAddress startInfoAddress() {
         return Layout.PVH_START_INFO;
     }
 
     /** The memory map handed to the kernel (the same ranges as the e820 map of a Linux boot). */
     public List<E820Entry> memoryMap() {
-        return memory.e820();
-    }
-
-    public Optional<GuestAddress> acpiRsdp() {
-        return acpiRsdp;
+        return memory().e820();
     }
 
     /** The start_info page this plan writes at {@link #startInfoAddress()}. */
     public byte[] startInfoPage() {
-        Optional<StartInfo.Module> module = initrdAddress.map(a -> new StartInfo.Module(a, initrdSize()));
-        return StartInfo.page(Layout.PVH_START_INFO, Layout.CMDLINE, module, memory.e820(), acpiRsdp);
+        Optional<StartInfo.Module> module = initrdAddress().map(a -> new StartInfo.Module(a, initrdSize()));
+        return StartInfo.page(Layout.PVH_START_INFO, Layout.CMDLINE, module, memory().e820(), acpiRsdp());
     }
 
     /**
@@ -105,13 +74,10 @@ public final class PvhBootPlan {
      *
      * @throws dev.ristretto.firmware.BootSetupException when the initrd file cannot be read any more
      */
+    @Override
     public void writeTo(GuestMemory guest) {
         kernel.copyTo(guest);
-        if (initrd.isPresent()) {
-            Initrd rd = initrd.get();
-            rd.copyTo(guest.slice(initrdAddress.orElseThrow(), rd.size()));
-        }
-        guest.write(Layout.CMDLINE, cmdline);
+        writeInitrdAndCmdline(guest);
         guest.write(Layout.PVH_START_INFO, startInfoPage());
         guest.write(Layout.GDT, PvhGdt.bytes());
     }
@@ -138,9 +104,7 @@ public final class PvhBootPlan {
     }
 
     @Override
-    public String toString() {
-        return "PvhBootPlan[kernel " + kernel.start() + ".." + kernel.end() + ", entry " + entry + initrdAddress
-                .map(a -> ", initrd at " + a + "+0x" + Long.toHexString(initrdSize())).orElse("")
-                + ", cmdline " + (cmdline.length - 1) + " bytes]";
+    protected String describeKernel() {
+        return "kernel " + kernel.start() + ".." + kernel.end() + ", entry " + entry;
     }
 }

@@ -134,4 +134,16 @@ class ElfBootTest {
             assertArrayEquals(Gdt.bytes(Layout.BOOT_TSS), mem.read(Layout.GDT, Gdt.SIZE));
         }
     }
+
+    /** toString names the plan, the kernel's span and entry, the initrd when there is one and the command line's length. */
+    @Test
+    void describesItselfForLogs() {
+        ElfBootPlan p = ElfBoot.plan(RAM_64M, TestElf.kernel(), "quiet");
+        String kernel = "kernel " + p.kernel().start() + ".." + p.kernel().end() + ", entry " + p.entryAddress();
+        assertEquals("ElfBootPlan[" + kernel + ", cmdline 5 bytes]", p.toString());
+        ElfBootPlan q = ElfBoot.plan(RAM_64M, TestElf.kernel(), Optional.of(Initrd.of("rd", new byte[5000])), "")
+                .withAcpiRsdp(GuestAddress.of(0xe0000));
+        assertEquals("ElfBootPlan[" + kernel + ", initrd at " + q.initrdAddress().orElseThrow() + "+0x1388, cmdline 0 bytes]",
+                q.toString());
+    }
 }

@@ -146,4 +146,16 @@ class PvhBootTest {
             assertEquals(0L, mem.readLong(Layout.PML4));
         }
     }
+
+    /** toString names the plan, the kernel's span and entry, the initrd when there is one and the command line's length. */
+    @Test
+    void describesItselfForLogs() {
+        PvhBootPlan p = PvhBoot.plan(RAM_64M, kernel(true), "quiet");
+        String kernel = "kernel " + p.kernel().start() + ".." + p.kernel().end() + ", entry " + p.entryAddress();
+        assertEquals("PvhBootPlan[" + kernel + ", cmdline 5 bytes]", p.toString());
+        PvhBootPlan q = PvhBoot.plan(RAM_64M, kernel(true), Optional.of(Initrd.of("rd", new byte[5000])), "")
+                .withAcpiRsdp(GuestAddress.of(0xe0000));
+        assertEquals("PvhBootPlan[" + kernel + ", initrd at " + q.initrdAddress().orElseThrow() + "+0x1388, cmdline 0 bytes]",
+                q.toString());
+    }
 }
