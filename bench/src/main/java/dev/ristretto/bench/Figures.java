@@ -34,9 +34,11 @@ import java.util.concurrent.atomic.AtomicLong;
  *   <li>the port-I/O exit round trip: a real-mode guest executes one million {@code out}
  *       instructions, each a KVM_EXIT_IO handled by our run loop and bus;</li>
  *   <li>process start to the guest's first serial byte, and the process's peak RSS, for
- *       {@code ristretto run} booting the kernel given as the first argument.</li>
+ *       {@code ristretto run} booting each kernel given: a freestanding probe guest that prints at
+ *       once (the VMM's own start-up cost) and Debian's kernel (which first decompresses itself,
+ *       in KVM's instruction emulator on an emulation-only host).</li>
  * </ol>
- * Usage: {@code Figures <bzImage> <java> <module path>}. Timings are not asserted anywhere.
+ * Usage: {@code Figures <java> <module path> <kernel>...}. Timings are not asserted anywhere.
  */
 public final class Figures {
     private static final int OUTS = 1_000_000;
@@ -47,8 +49,8 @@ public final class Figures {
     public static void main(String[] args) throws Exception {
         System.out.printf(Locale.ROOT, "ioctl KVM_CHECK_EXTENSION via FFM: %.1f ns/call%n", ioctlCost());
         System.out.printf(Locale.ROOT, "port-I/O exit round trip (1e6 outs, real mode): %.2f us/exit%n", portIoRoundTrip());
-        if (args.length >= 3) {
-            firstByteAndRss(Path.of(args[0]), args[1], args[2]);
+        for (int i = 2; i < args.length; i++) {
+            firstByteAndRss(Path.of(args[i]), args[0], args[1]);
         }
     }
 
@@ -146,8 +148,8 @@ public final class Figures {
         try (InputStream out = p.getInputStream()) {
             int b = out.read();
             long firstByte = System.nanoTime() - t0;
-            System.out.printf(Locale.ROOT, "process start to first serial byte: %d ms%s%n", firstByte / 1_000_000,
-                    b < 0 ? " (no output)" : "");
+            System.out.printf(Locale.ROOT, "%s: process start to first serial byte: %d ms%s%n", kernel.getFileName(),
+                    firstByte / 1_000_000, b < 0 ? " (no output)" : "");
             long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
             byte[] sinkBuf = new byte[8192];
             String hwm = "?";
@@ -159,7 +161,8 @@ public final class Figures {
                 }
                 hwm = vmHwm(p.pid(), hwm);
             }
-            System.out.printf(Locale.ROOT, "peak RSS (VmHWM) 20 s into the boot, 256M guest: %s%n", hwm);
+            System.out.printf(Locale.ROOT, "%s: peak RSS (VmHWM) over the first 20 s (or until exit), 256M guest: %s%n",
+                    kernel.getFileName(), hwm);
         } finally {
             p.destroy();
             p.waitFor(10, TimeUnit.SECONDS);
