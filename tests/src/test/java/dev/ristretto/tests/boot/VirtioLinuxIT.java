@@ -51,8 +51,9 @@ import org.junit.jupiter.api.Test;
  *       powers off.</li>
  *   <li><b>readback</b>: the same image; the guest reads the pattern block back.</li>
  *   <li><b>user</b>: {@code --net user} (passt); the guest asks for a DHCP lease. L1 has no network
- *       interface of its own, so passt may refuse to start there: that test then skips with passt's
- *       own words.</li>
+ *       of its own, so the job gives it a dummy interface with a default route for passt to mirror;
+ *       if passt still refuses to start (inside L1's chroot it cannot make its user namespace),
+ *       that test skips with passt's own words.</li>
  * </ol>
  * After L1 has ended, the image file (on the writable scratch share) must hold the pattern.
  * Serial logs ({@code <boot>.serial.log}) and Ristretto's stderr ({@code <boot>.stderr.log}) stay
@@ -73,6 +74,10 @@ class VirtioLinuxIT {
     private static final String TAP = "rtap0";
     private static final String HOST_ADDRESS = "192.168.77.1";
     private static final String GUEST_ADDRESS = "192.168.77.2";
+    /** L1's stand-in uplink for passt (see the job script). */
+    private static final String UPLINK = "rdummy0";
+    private static final String UPLINK_ADDRESS = "10.0.2.15";
+    private static final String UPLINK_GATEWAY = "10.0.2.2";
     private static final List<String> MODULES =
             List.of("virtio_pci", "virtio_blk", "virtio_net", "virtio_console", "virtio_rng");
 
@@ -132,6 +137,15 @@ class VirtioLinuxIT {
                 // In L1 everything is inside the nested VM already; run directly on a hardware-KVM
                 // host, the TAP lives in a network namespace of its own.
                 "if [ -n \"${RISTRETTO_IN_L1:-}\" ]; then bash -c \"$TAPBOOTS\"; else unshare --net bash -c \"$TAPBOOTS\"; fi",
+                // passt mirrors the host's default-route interface into the guest and refuses to run
+                // without one ("External interface not usable"); L1 has no network at all, so give it
+                // a stand-in uplink (a dummy interface: what is sent there is dropped, nothing leaves
+                // L1). passt answers DHCP itself, from that interface's address and gateway.
+                "if [ -n \"${RISTRETTO_IN_L1:-}\" ]; then",
+                "  { modprobe -d \"$L1TREE\" dummy && ip link add " + UPLINK + " type dummy"
+                        + " && ip addr add " + UPLINK_ADDRESS + "/24 dev " + UPLINK + " && ip link set " + UPLINK + " up"
+                        + " && ip route add default via " + UPLINK_GATEWAY + " dev " + UPLINK + "; }; echo \"UPLINK-SETUP=$?\"",
+                "fi",
                 "boot user --net user --append \"console=ttyS0 ristretto.check=virtio ristretto.net=dhcp\"");
         run = HardwareKvmHost.exec(List.of("env", "JAVA=" + java, "CP=" + System.getProperty("java.class.path"),
                         "KERNEL=" + kernel.vmlinuz(), "INITRD=" + initramfs, "IMAGE=" + image,
@@ -141,7 +155,7 @@ class VirtioLinuxIT {
         System.out.printf("VirtioLinuxIT: %s%n", run.summary());
         assumeFalse(run.outcome() == ExecResult.Outcome.NO_KERNEL, run.diagnostics().strip());
         for (String line : run.outputLines()) {
-            if (line.startsWith("RISTRETTO-EXIT-") || line.startsWith("TAP-SETUP")) {
+            if (line.startsWith("RISTRETTO-EXIT-") || line.startsWith("TAP-SETUP") || line.startsWith("UPLINK-SETUP")) {
                 System.out.println("VirtioLinuxIT: " + line);
             }
         }
@@ -326,11 +340,20 @@ class VirtioLinuxIT {
         Matcher exit = exitOf("user").orElseThrow(() -> new AssertionError("no exit line for boot user: "
                 + run.summary()));
         String err = stderr("user");
-        // passt needs a host interface with a route to mirror into the guest; L1 has none.
+        // passt exits before accepting the guest when it has no interface with a default route to
+        // mirror, or when it cannot sandbox itself in a user namespace of its own, which Linux
+        // refuses to a chrooted process (kernel/user_namespace.c, create_user_ns: current_chrooted()
+        // gives EPERM) — and run-in-l1.sh runs the job chrooted into L1's overlay. Ristretto then
+        // exits with passt's own words on stderr; the skip quotes them.
         assumeFalse(!exit.group(2).equals("0") && err.contains("passt") && serial("user").isEmpty(),
                 "passt does not run here (Ristretto exited " + exit.group(2) + "): " + err);
         Map<String, String> lease = check("user", "dhcp");
         assertTrue(lease.get("ip").matches("\\d+\\.\\d+\\.\\d+\\.\\d+"), lease.toString());
+        if (run.mode() == ExecResult.Mode.NESTED_L1) {
+            // passt gives the guest the address and gateway of the host's (here: L1's) uplink.
+            assertEquals(UPLINK_ADDRESS, lease.get("ip"), lease.toString());
+            assertEquals(UPLINK_GATEWAY, lease.get("router"), lease.toString());
+        }
         assertCleanPowerOff("user");
     }
 }
