@@ -103,8 +103,9 @@ class VirtioLinuxIT {
         scratch = Repository.targetDir("virtio-linux");
         // A boot that never starts must not leave an earlier run's logs to be read as its own.
         for (String boot : List.of("write", "readback", "user")) {
-            Files.deleteIfExists(scratch.resolve(boot + ".serial.log"));
-            Files.deleteIfExists(scratch.resolve(boot + ".stderr.log"));
+            for (String log : List.of(".serial.log", ".stderr.log", ".hs_err.log")) {
+                Files.deleteIfExists(scratch.resolve(boot + log));
+            }
         }
         image = scratch.resolve("disk.img");
         imageBefore = randomImage();
@@ -113,10 +114,11 @@ class VirtioLinuxIT {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         String check = "console=ttyS0 ristretto.check=virtio ristretto.blk.sum-mib=" + SUM_MIB;
         // boot NAME OPTIONS...: the real CLI main in its own JVM (bounded by timeout(1) so one hung
-        // boot cannot eat the others' time), serial to a file on the scratch share, stderr beside it,
-        // and one line with the exit status and wall time for the assertions.
+        // boot cannot eat the others' time), serial to a file on the scratch share, stderr and any
+        // JVM crash report beside it, and one line with the exit status and wall time.
         String boot = String.join(" ", "name=$1; shift;", "t0=$(date +%s%N);",
                 "timeout 150 \"$JAVA\" --enable-native-access=ALL-UNNAMED -XX:+UseSerialGC",
+                "-XX:ErrorFile=\"$SCRATCH/$name.hs_err.log\"",
                 "-cp \"$CP\" dev.ristretto.cli.Main run --kernel \"$KERNEL\" --initrd \"$INITRD\" --memory 512M",
                 "--serial \"file:$SCRATCH/$name.serial.log\" \"$@\" 2>\"$SCRATCH/$name.stderr.log\";",
                 "status=$?; t1=$(date +%s%N);",
