@@ -51,9 +51,9 @@ import org.junit.jupiter.api.Test;
  *       powers off.</li>
  *   <li><b>readback</b>: the same image; the guest reads the pattern block back.</li>
  *   <li><b>user</b>: {@code --net user} (passt); the guest asks for a DHCP lease. L1 has no network
- *       of its own, so the job gives it a dummy interface with a default route for passt to mirror;
- *       if passt still refuses to start (inside L1's chroot it cannot make its user namespace),
- *       that test skips with passt's own words.</li>
+ *       of its own, so the job gives it a dummy interface with a default route for passt to mirror
+ *       (passt answers DHCP itself); if passt still refuses to start, that test skips with passt's
+ *       own words.</li>
  * </ol>
  * After L1 has ended, the image file (on the writable scratch share) must hold the pattern.
  * Serial logs ({@code <boot>.serial.log}) and Ristretto's stderr ({@code <boot>.stderr.log}) stay
@@ -343,10 +343,10 @@ class VirtioLinuxIT {
                 + run.summary()));
         String err = stderr("user");
         // passt exits before accepting the guest when it has no interface with a default route to
-        // mirror, or when it cannot sandbox itself in a user namespace of its own, which Linux
-        // refuses to a chrooted process (kernel/user_namespace.c, create_user_ns: current_chrooted()
-        // gives EPERM) — and run-in-l1.sh runs the job chrooted into L1's overlay. Ristretto then
-        // exits with passt's own words on stderr; the skip quotes them.
+        // mirror, or when it cannot sandbox itself in a user namespace of its own (Linux refuses one
+        // to a chrooted process: kernel/user_namespace.c, create_user_ns, current_chrooted(); hence
+        // run-in-l1.sh's mount namespace for the job). Ristretto then exits with passt's own words
+        // on stderr; the skip quotes them.
         assumeFalse(!exit.group(2).equals("0") && err.contains("passt") && serial("user").isEmpty(),
                 "passt does not run here (Ristretto exited " + exit.group(2) + "): " + err);
         Map<String, String> lease = check("user", "dhcp");
