@@ -7,7 +7,9 @@
 #   1. mounts proc, sysfs and devtmpfs,
 #   2. loads the kernel modules shipped in the image (if any were asked for), in dependency order,
 #   3. prints   RISTRETTO-GUEST-UP kernel=<uname -r> cpus=<nproc>   on the console,
-#   4. does what the kernel command line says: ristretto.action=poweroff (the default),
+#   4. with ristretto.check=virtio on the kernel command line (and only then), exercises the virtio
+#      devices through the kernel's drivers and prints RISTRETTO-CHECK lines (check_virtio_script),
+#   5. does what the kernel command line says: ristretto.action=poweroff (the default),
 #      ristretto.action=reboot or ristretto.action=shell.
 #
 # Modules (for example virtio_pci virtio_blk virtio_net virtio_console virtio_rng) come from a
@@ -90,9 +92,18 @@ fi
 echo "RISTRETTO-GUEST-UP kernel=$(uname -r) cpus=$(nproc)"
 
 action=poweroff
+check=""
 for word in $(cat /proc/cmdline); do
-  case "$word" in ristretto.action=*) action=${word#ristretto.action=} ;; esac
+  case "$word" in
+    ristretto.action=*) action=${word#ristretto.action=} ;;
+    ristretto.check=*) check=${word#ristretto.check=} ;;
+  esac
 done
+case "$check" in
+  "") ;;
+  virtio) . /lib/ristretto/check-virtio.sh ;;
+  *) echo "RISTRETTO-GUEST-BAD-CHECK ristretto.check=$check (the only check is virtio)" ;;
+esac
 case "$action" in
   reboot) reboot -f ;;
   poweroff) poweroff -f ;;
@@ -106,6 +117,172 @@ esac
 # poweroff -f returns before the machine is off; PID 1 must not exit meanwhile (that panics).
 while true; do sleep 1; done
 INIT
+}
+
+# /lib/ristretto/check-virtio.sh, sourced by /init when the command line says ristretto.check=virtio:
+# it exercises the virtio devices through Debian's own drivers and prints one machine-parseable
+# line per fact, all starting with RISTRETTO-CHECK (the boot tests parse them):
+#   RISTRETTO-CHECK virtio dev=virtioN id=0xNNNN driver=NAME|none   per /sys/bus/virtio/devices entry
+#   RISTRETTO-CHECK blk dev=vda sectors=N serial=S                  /sys/block/vda/{size,serial}
+#   RISTRETTO-CHECK blk-sum mib=N sha256=HEX                        of the first N MiB of /dev/vda
+#   RISTRETTO-CHECK blk-write block=B sha256=HEX                    wrote the pattern at B*4096, fsync'd
+#   RISTRETTO-CHECK blk-read block=B sha256=HEX first=LINE          read the 4 KiB at B*4096
+#   RISTRETTO-CHECK net dev=eth0 mac=M addr=A peer=P transmitted=N received=N
+#   RISTRETTO-CHECK dhcp ip=A mask=M router=R dns=D lease=S         from busybox udhcpc
+#   RISTRETTO-CHECK hvc0 wrote=N                                    after writing RISTRETTO-HVC0-SAYS-HELLO to /dev/hvc0
+#   RISTRETTO-CHECK hwrng current=NAME hex=HEX                      64 bytes of /dev/hwrng
+#   RISTRETTO-CHECK-FAIL what went wrong                            one per failed step
+#   RISTRETTO-CHECK-DONE failures=N
+# Its parameters, all optional, come from the kernel command line:
+#   ristretto.blk.sum-mib=N  ristretto.blk.write=BLOCK  ristretto.blk.read=BLOCK
+#   ristretto.net=static:ADDR/PREFIX:PEER (address eth0, ping PEER)  or  ristretto.net=dhcp
+# The disk, hvc0 and hwrng steps run only when the machine has that virtio device.
+# The pattern block is 64 lines of 64 bytes: "RISTRETTO-PATTERN block=%08d line=%02d" padded with
+# dots to 63 characters and a newline, so a block written to the wrong place or half-written shows.
+check_virtio_script() {
+  cat <<'CHECK'
+# shellcheck shell=sh
+failures=0
+fail() { echo "RISTRETTO-CHECK-FAIL $*"; failures=$((failures + 1)); }
+
+sum_mib="" write_block="" read_block="" net=""
+for word in $(cat /proc/cmdline); do
+  case "$word" in
+    ristretto.blk.sum-mib=*) sum_mib=${word#*=} ;;
+    ristretto.blk.write=*) write_block=${word#*=} ;;
+    ristretto.blk.read=*) read_block=${word#*=} ;;
+    ristretto.net=*) net=${word#*=} ;;
+  esac
+done
+
+# wait_for PATH: the drivers probe when insmod loads them, but block and misc device nodes are
+# created by devtmpfs a moment later; give them up to 10 s.
+wait_for() {
+  i=0
+  while [ ! -e "$1" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+  [ -e "$1" ]
+}
+
+# has_virtio ID: whether a virtio device with that device id (VIRTIO 1.2 section 5: 1 network,
+# 2 block, 3 console, 4 entropy) is on the bus; devices the machine does not have are not checked.
+has_virtio() {
+  cat /sys/bus/virtio/devices/*/device 2>/dev/null | grep -q -x "$1"
+}
+
+pattern_block() {
+  i=0
+  while [ $i -lt 64 ]; do
+    printf 'RISTRETTO-PATTERN block=%08d line=%02d.......................\n' "$1" "$i"
+    i=$((i + 1))
+  done
+}
+
+# Which driver each virtio device bound to (the device ids: VIRTIO 1.2 section 5).
+for dev in /sys/bus/virtio/devices/*; do
+  [ -e "$dev" ] || { fail "no virtio devices under /sys/bus/virtio/devices"; break; }
+  driver=none
+  [ -e "$dev/driver" ] && driver=$(basename "$(readlink "$dev/driver")")
+  echo "RISTRETTO-CHECK virtio dev=$(basename "$dev") id=$(cat "$dev/device") driver=$driver"
+done
+
+if ! has_virtio 0x0002; then
+  :
+elif wait_for /sys/block/vda && wait_for /dev/vda; then
+  serial=$(cat /sys/block/vda/serial 2>/dev/null) || serial=unreadable
+  echo "RISTRETTO-CHECK blk dev=vda sectors=$(cat /sys/block/vda/size) serial=${serial:-empty}"
+  if [ -n "$sum_mib" ]; then
+    sum=$(dd if=/dev/vda bs=1048576 count="$sum_mib" 2>/dev/null | sha256sum | cut -d' ' -f1)
+    echo "RISTRETTO-CHECK blk-sum mib=$sum_mib sha256=$sum"
+  fi
+  if [ -n "$read_block" ]; then
+    sum=$(dd if=/dev/vda bs=4096 skip="$read_block" count=1 2>/dev/null | sha256sum | cut -d' ' -f1)
+    first=$(dd if=/dev/vda bs=4096 skip="$read_block" count=1 2>/dev/null | head -c 63 | tr -c 'A-Za-z0-9=.-' '_')
+    echo "RISTRETTO-CHECK blk-read block=$read_block sha256=$sum first=$first"
+  fi
+  if [ -n "$write_block" ]; then
+    pattern_block "$write_block" >/tmp/pattern
+    # conv=fsync ends with fsync(2) on the block device, which Linux turns into a virtio-blk
+    # VIRTIO_BLK_T_FLUSH (VIRTIO 1.2 section 5.2.6): the pattern is on the image before we go on.
+    if dd if=/tmp/pattern of=/dev/vda bs=4096 seek="$write_block" count=1 conv=fsync 2>/dev/null; then
+      sync
+      echo "RISTRETTO-CHECK blk-write block=$write_block sha256=$(sha256sum </tmp/pattern | cut -d' ' -f1)"
+    else
+      fail "writing block $write_block of /dev/vda"
+    fi
+  fi
+else
+  fail "no /dev/vda"
+fi
+
+case "$net" in
+  "") ;;
+  static:*)
+    spec=${net#static:}
+    addr=${spec%%:*}
+    peer=${spec#*:}
+    if wait_for /sys/class/net/eth0; then
+      ip link set lo up
+      ip link set eth0 up
+      ip addr add "$addr" dev eth0
+      stats=$(ping -c 3 -w 20 "$peer" 2>&1 | grep 'packets transmitted')
+      tx=$(echo "$stats" | sed -n 's/^\([0-9]*\) packets transmitted.*/\1/p')
+      rx=$(echo "$stats" | sed -n 's/.*transmitted, \([0-9]*\) packets received.*/\1/p')
+      echo "RISTRETTO-CHECK net dev=eth0 mac=$(cat /sys/class/net/eth0/address) addr=$addr peer=$peer transmitted=${tx:-0} received=${rx:-0}"
+    else
+      fail "no eth0"
+    fi ;;
+  dhcp)
+    if wait_for /sys/class/net/eth0; then
+      ip link set lo up
+      ip link set eth0 up
+      # -n: give up (status 1) without a lease; -q: exit once bound. The script prints the lease.
+      udhcpc -i eth0 -n -q -t 5 -T 3 -s /lib/ristretto/udhcpc-report.sh || fail "udhcpc got no lease on eth0"
+    else
+      fail "no eth0"
+    fi ;;
+  *) fail "ristretto.net=$net is neither static:ADDR/PREFIX:PEER nor dhcp" ;;
+esac
+
+if ! has_virtio 0x0003; then
+  :
+elif wait_for /dev/hvc0; then
+  marker="RISTRETTO-HVC0-SAYS-HELLO"
+  if echo "$marker" >/dev/hvc0; then
+    echo "RISTRETTO-CHECK hvc0 wrote=$(( ${#marker} + 1 ))"
+  else
+    fail "writing to /dev/hvc0"
+  fi
+else
+  fail "no /dev/hvc0"
+fi
+
+if ! has_virtio 0x0004; then
+  :
+elif wait_for /dev/hwrng; then
+  current=$(cat /sys/class/misc/hw_random/rng_current 2>/dev/null)
+  # A broken device would block the read forever; 10 s is ample for 64 bytes.
+  hex=$(timeout 10 head -c 64 /dev/hwrng | od -An -v -tx1 | tr -d ' \n')
+  echo "RISTRETTO-CHECK hwrng current=${current:-unknown} hex=$hex"
+  [ ${#hex} -eq 128 ] || fail "read ${#hex} hex digits from /dev/hwrng, not 128"
+else
+  fail "no /dev/hwrng"
+fi
+
+echo "RISTRETTO-CHECK-DONE failures=$failures"
+CHECK
+}
+
+# busybox udhcpc's event script (udhcpc(8)): on "bound" it gets the lease in the environment.
+udhcpc_script() {
+  cat <<'DHCP'
+#!/bin/busybox sh
+case "$1" in
+  bound|renew)
+    ip addr add "$ip/${mask:-24}" dev "$interface"
+    [ -z "$router" ] || ip route add default via "${router%% *}" dev "$interface"
+    echo "RISTRETTO-CHECK dhcp ip=$ip mask=${mask:-?} router=${router:-none} dns=$(echo ${dns:-none} | tr ' ' ',') lease=${lease:-?}" ;;
+esac
+DHCP
 }
 
 key=$( {
@@ -129,6 +306,10 @@ root=$work/root
 stage_busybox "$root" || die 4 "cannot stage busybox"
 init_script >"$root/init"
 chmod 0755 "$root/init"
+mkdir -p "$root/lib/ristretto"
+check_virtio_script >"$root/lib/ristretto/check-virtio.sh"
+udhcpc_script >"$root/lib/ristretto/udhcpc-report.sh"
+chmod 0755 "$root/lib/ristretto/udhcpc-report.sh"
 if [ ${#modules[@]} -gt 0 ]; then
   stage_modules "$tree" "$root" "${modules[@]}" || die 4 "cannot resolve modules '${modules[*]}' in $tree"
 fi

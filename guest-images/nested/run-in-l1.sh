@@ -13,9 +13,9 @@
 #
 # Inside L1 the host's root filesystem is mounted read-only over virtio-9p and made writable with
 # an overlayfs whose upper layer is a tmpfs, so COMMAND sees the host's files (our JDK, the build)
-# and nothing it writes reaches the host except under --scratch. COMMAND runs chrooted there, in
-# the caller's working directory, with PATH, JAVA_HOME, HOME, RISTRETTO_CACHE and CI taken from the
-# caller (plus RISTRETTO_IN_L1=1). The host's /tmp stays visible (CI may clone the repository
+# and nothing it writes reaches the host except under --scratch. COMMAND runs there (in a mount
+# namespace of its own whose root is the overlay), in the caller's working directory, with PATH,
+# JAVA_HOME, HOME, RISTRETTO_CACHE and CI taken from the caller (plus RISTRETTO_IN_L1=1). The host's /tmp stays visible (CI may clone the repository
 # there); what L1 writes to it lands in the overlay's tmpfs, not on the host.
 #
 # COMMAND's output (stdout and stderr together: both are L1's serial console) is copied to this
@@ -174,7 +174,13 @@ mount -t 9p -o "$p9,cache=mmap" scratch "/newroot$scratch" || { say "L1-SETUP-FA
 # Everything else (e.g. kvm's "Unhandled WRMSR" notes about L2) is in l1-dmesg.log afterwards.
 echo 1 >/proc/sys/kernel/printk
 say "L1-COMMAND-START"
-chroot /newroot /bin/bash "$scratch/.l1-job/job.sh" </dev/null >/dev/console 2>&1
+# The job gets a mount namespace of its own in which the overlay is moved onto / (what
+# switch_root does) before the chroot: with chroot alone its root would not be its namespace's
+# root, and Linux refuses such a "chrooted" process a user namespace (kernel/user_namespace.c,
+# create_user_ns: current_chrooted() gives EPERM), which sandboxing tools like passt need.
+unshare -m sh -c 'mount --make-rprivate / && cd /newroot && mount --move . / && exec chroot . /bin/bash "$1" ||
+  { echo "L1-SETUP-FAILED mount namespace for the job"; exit 125; }' job "$scratch/.l1-job/job.sh" \
+  </dev/null >/dev/console 2>&1
 status=$?
 say ""
 say "L1-EXIT-STATUS=$status"
