@@ -18,7 +18,7 @@ cat > "$scratch/boots.sh" <<INNER
 ms() { echo \$(( (\$(date +%s%N) - \$1) / 1000000 )); }
 for i in \$(seq 1 $rounds); do
   t0=\$(date +%s%N)
-  "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -XX:+UseSerialGC -cp "$cp_jars" dev.ristretto.cli.Main \
+  "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -XX:+UseSerialGC -XX:UseAVX=0 -cp "$cp_jars" dev.ristretto.cli.Main \
     run --kernel "$kernel" --initrd "$initrd" --memory 512M --append "console=ttyS0 quiet ristretto.action=poweroff" \
     --serial file:$scratch/ristretto-\$i.log
   echo "BOOT ristretto round=\$i status=\$? ms=\$(ms \$t0)"
