@@ -1,102 +1,35 @@
 package dev.ristretto.tests.boot;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import dev.ristretto.firmware.E820Entry;
-import dev.ristretto.firmware.MemoryLayout;
-import dev.ristretto.tests.nested.DebianArchiveUnreachableException;
-import dev.ristretto.tests.nested.GuestImages;
-import dev.ristretto.tests.nested.HostFacts;
-import dev.ristretto.tests.nested.Repository;
-import dev.ristretto.tests.support.RistrettoProcess;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.TestInstance;
 
 /**
- * Boots Debian 12's cloud kernel through the real command line on this host's /dev/kvm and checks
- * what the kernel prints about the machine Ristretto built. One boot is shared by every
- * assertion (emulated guest code is slow: the kernel needs tens of seconds to get this far here).
- *
- * <p>On a host whose KVM is software-emulated (PVM: no VMX/SVM flag) the kernel stops early at an
- * instruction KVM's emulator cannot run; the test then checks that Ristretto reports it with the
- * diagnostic and exit code 1. On hardware KVM the kernel, given no root file system and
- * {@code panic=-1}, panics and reboots, and Ristretto exits 0. The full boot to userspace is in
- * the nested-host tests.
+ * Debian's cloud kernel (X86_MPPARSE=n: CPUs and interrupt controllers only through ACPI) with
+ * two vCPUs: on top of {@link EarlyBoot}'s checks, the kernel lists our ACPI tables with our OEM id
+ * and allows the two CPUs of our MADT.
  */
-@TestInstance(TestInstance.Lifecycle.PER_CLASS)
-class DebianKernelEarlyBootIT {
-    private static final String APPEND = "console=ttyS0 earlyprintk=serial panic=-1";
-    private static final long MEMORY = 256L << 20;
-    private static final Duration LIMIT = Duration.ofMinutes(6);
+class DebianKernelEarlyBootIT extends EarlyBoot {
 
-    private RistrettoProcess.Outcome boot;
-    private String serial;
-    private Path logDir;
-    private HostFacts host;
+    @Override
+    String flavour() {
+        return "cloud";
+    }
 
-    @BeforeAll
-    void bootOnce() throws Exception {
-        host = HostFacts.probe();
-        assumeTrue(host.devKvmUsable(), "/dev/kvm is missing or not accessible to this user");
-        GuestImages.Kernel kernel;
-        try {
-            kernel = GuestImages.cloudKernel();
-        } catch (DebianArchiveUnreachableException e) {
-            assumeTrue(false, e.getMessage());
-            return;
-        }
-        logDir = Repository.targetDir("debian-early-boot");
-        Path serialLog = logDir.resolve("serial.log");
-        boot = RistrettoProcess.run(logDir, LIMIT, "run", "--kernel", kernel.vmlinuz().toString(),
-                "--memory", "256M", "--cpus", "2", "--append", APPEND, "--serial", "file:" + serialLog);
-        serial = Files.exists(serialLog) ? Files.readString(serialLog).replace("\r\n", "\n") : "";
-        System.out.printf("Debian cloud kernel under Ristretto: exit %d after %d s, %d bytes of serial output (logs in %s)%n",
-                boot.exitCode(), boot.elapsed().toSeconds(), serial.length(), logDir);
+    @Override
+    List<String> options() {
+        return List.of("--cpus", "2");
     }
 
     @Test
-    void kernelPrintsItsBanner() {
-        assertTrue(serial.contains("Linux version 6.1."), "no banner in the serial log; see " + logDir);
+    void bannerIsTheCloudKernels() {
         assertTrue(serial.contains("cloud-amd64"), serial.lines().findFirst().orElse(""));
     }
 
     @Test
-    void kernelEchoesOurExactCommandLine() {
-        assertTrue(serial.contains("] Command line: " + APPEND + "\n"), "command line not echoed exactly; see " + logDir);
-    }
-
-    @Test
-    void kernelSeesOurE820MapLineByLine() {
-        List<String> expected = new ArrayList<>();
-        for (E820Entry e : MemoryLayout.forRam(MEMORY).e820()) {
-            long last = e.start().value() + e.size() - 1;
-            String type = switch (e.type()) {
-                case RAM -> "usable";
-                case RESERVED -> "reserved";
-                case ACPI -> "ACPI data";
-                case NVS -> "ACPI NVS";
-            };
-            expected.add(String.format(Locale.ROOT, "BIOS-e820: [mem 0x%016x-0x%016x] %s", e.start().value(), last, type));
-        }
-        List<String> seen = serial.lines().filter(l -> l.contains("BIOS-e820: "))
-                .map(l -> l.substring(l.indexOf("BIOS-e820: "))).toList();
-        assertEquals(expected, seen);
-    }
-
-    @Test
     void kernelListsOurAcpiTables() {
-        // Debian's cloud kernel finds CPUs and interrupt controllers only through ACPI (X86_MPPARSE=n).
-        for (String sig : new String[] {"RSDP", "XSDT", "FACP", "APIC", "DSDT"}) {
+        for (String sig : new String[] {"RSDP", "XSDT", "FACP", "APIC", "DSDT", "MCFG"}) {
             assertTrue(serial.lines().anyMatch(l -> l.contains("ACPI: " + sig + " ") && l.contains("RSTRTO")),
                     "no 'ACPI: " + sig + "' line with our OEM id; see " + logDir);
         }
@@ -105,27 +38,5 @@ class DebianKernelEarlyBootIT {
     @Test
     void kernelAllowsTheTwoCpusOfTheMadt() {
         assertTrue(serial.contains("smpboot: Allowing 2 CPUs, 0 hotplug CPUs"), "see " + logDir);
-    }
-
-    @Test
-    void kernelDetectsKvm() {
-        assertTrue(serial.contains("Hypervisor detected: KVM"), "see " + logDir);
-    }
-
-    @Test
-    void ristrettoEndsTheMachineAsTheHostAllows() {
-        assertFalse(boot.timedOut(), "Ristretto did not end within " + LIMIT + "; see " + logDir);
-        if (host.classify().kind() == HostFacts.Kind.HARDWARE_KVM) {
-            // No root file system: the kernel panics, panic=-1 reboots, the reboot ends Ristretto.
-            assertEquals(0, boot.exitCode(), boot.stderr());
-            assertTrue(boot.stderr().isEmpty() || !boot.stderr().contains("\tat "), boot.stderr());
-        } else {
-            // Emulation-only KVM: the kernel reaches an instruction KVM's emulator cannot run.
-            assertEquals(1, boot.exitCode(), boot.stderr());
-            assertTrue(boot.stderr().contains("ristretto: vCPU 0: "), boot.stderr());
-            assertTrue(boot.stderr().contains("RIP"), "register dump expected: " + boot.stderr());
-            assertTrue(boot.stderr().toLowerCase(Locale.ROOT).contains("code"), "code bytes expected: " + boot.stderr());
-            assertFalse(boot.stderr().contains("\tat "), "no stack trace for a guest failure: " + boot.stderr());
-        }
     }
 }

@@ -117,10 +117,11 @@ class VirtioLinuxIT {
         // boot cannot eat the others' time), serial to a file on the scratch share, stderr and any
         // JVM crash report beside it, and one line with the exit status and wall time.
         String boot = String.join(" ", "name=$1; shift;", "t0=$(date +%s%N);",
-                // -XX:UseAVX=0: see FullBootIT (QEMU 7.2 TCG's AVX emulation crashed JVMs in L1).
+                // -XX:UseAVX=0 and --cpu-template minimal: see FullBootIT (QEMU 7.2 TCG's AVX emulation).
                 "timeout 150 \"$JAVA\" --enable-native-access=ALL-UNNAMED -XX:+UseSerialGC -XX:UseAVX=0",
                 "-XX:ErrorFile=\"$SCRATCH/$name.hs_err.log\"",
-                "-cp \"$CP\" dev.ristretto.cli.Main run --kernel \"$KERNEL\" --initrd \"$INITRD\" --memory 512M",
+                "-cp \"$CP\" dev.ristretto.cli.Main run --kernel \"$KERNEL\" --initrd \"$INITRD\" --memory 512M"
+                        + " --cpu-template minimal",
                 "--serial \"file:$SCRATCH/$name.serial.log\" \"$@\" 2>\"$SCRATCH/$name.stderr.log\";",
                 "status=$?; t1=$(date +%s%N);",
                 "echo \"RISTRETTO-EXIT-$name=$status WALL-MS=$(( (t1 - t0) / 1000000 ))\"");

@@ -197,18 +197,31 @@ public final class VcpuSetup {
     }
 
     /**
-     * LVT LINT0 = ExtINT (the 8259 PIC's output reaches the CPU through LINT0) and LINT1 = NMI:
-     * the virtual-wire wiring the MP specification (§3.6.2.2, §5.1) and Intel SDM vol 3 §11.5.1
-     * describe, and what Linux expects before it switches to the IOAPIC. Only the delivery mode
-     * bits (10:8) change; mask and trigger bits stay as KVM set them.
+     * LVT LINT0 = ExtINT, masked, and LINT1 = NMI: the virtual-wire wiring of the MP specification
+     * (§3.6.2.2, §5.1) and Intel SDM vol 3 §11.5.1, with the 8259's path into the CPU closed.
+     *
+     * <p>Why masked: KVM unmasks LINT0 on the boot vCPU at reset (its LINT0_REENABLED quirk), and
+     * Linux keeps whatever it finds there (arch/x86/kernel/apic/apic.c, setup_local_APIC: an
+     * unmasked LVT0 stays "enabled ExtINT on CPU#0"). On hardware-reduced ACPI Linux never
+     * initialises the 8259 (legacy_pic is the null PIC), so the in-kernel PIC keeps its reset state:
+     * vector base 0, nothing masked. Every ISA interrupt a device raises (the keyboard's IRQ 1, the
+     * UART's IRQ 4) also reaches that PIC and would arrive through LINT0 as vector 0-15 — a CPU
+     * exception vector — and the guest died with a triple fault. A BIOS would have programmed
+     * the PIC; without one, LINT0 starts masked. Linux unmasks it itself where it uses the PIC
+     * through the local APIC (pic_mode, or the 8259 timer fallback in check_timer).
+     * Only the delivery mode and, for LINT0, the mask bit change; trigger bits stay as KVM set them.
      */
+    /** LVT mask bit (bit 16): the entry delivers nothing. */
+    static final int APIC_LVT_MASKED = 1 << 16;
+
     public static byte[] wireLints(byte[] lapic) {
         if (lapic.length != VcpuFd.LAPIC_SIZE) {
             throw new IllegalArgumentException("LAPIC state is " + VcpuFd.LAPIC_SIZE + " bytes, got " + lapic.length);
         }
         byte[] out = lapic.clone();
         ByteBuffer b = ByteBuffer.wrap(out).order(ByteOrder.LITTLE_ENDIAN);
-        b.putInt(APIC_LVT_LINT0, (b.getInt(APIC_LVT_LINT0) & ~APIC_DELIVERY_MODE_MASK) | APIC_MODE_EXTINT << 8);
+        b.putInt(APIC_LVT_LINT0, (b.getInt(APIC_LVT_LINT0) & ~APIC_DELIVERY_MODE_MASK) | APIC_MODE_EXTINT << 8
+                | APIC_LVT_MASKED);
         b.putInt(APIC_LVT_LINT1, (b.getInt(APIC_LVT_LINT1) & ~APIC_DELIVERY_MODE_MASK) | APIC_MODE_NMI << 8);
         return out;
     }

@@ -50,6 +50,7 @@ class VcpuSetupIT {
                 VcpuSetup.configure(vcpu, supported, i, 3);
                 ByteBuffer lapic = ByteBuffer.wrap(vcpu.getLapic()).order(ByteOrder.LITTLE_ENDIAN);
                 assertEquals(0x700, lapic.getInt(VcpuSetup.APIC_LVT_LINT0) & 0x700, "LINT0 delivery mode ExtINT");
+                assertEquals(1 << 16, lapic.getInt(VcpuSetup.APIC_LVT_LINT0) & (1 << 16), "LINT0 masked");
                 assertEquals(0x400, lapic.getInt(VcpuSetup.APIC_LVT_LINT1) & 0x700, "LINT1 delivery mode NMI");
                 vm.realMode(vcpu, 0x1000);
                 List<Integer> reported = runUntilFourWords(vcpu);

@@ -96,15 +96,15 @@ class VcpuSetupTest {
     }
 
     @Test
-    void lintsGetExtIntAndNmiKeepingTheOtherBits() {
+    void lintsGetMaskedExtIntAndNmiKeepingTheOtherBits() {
         byte[] lapic = new byte[VcpuFd.LAPIC_SIZE];
         ByteBuffer b = ByteBuffer.wrap(lapic).order(ByteOrder.LITTLE_ENDIAN);
-        b.putInt(0x350, 0x0001_0000); // masked, fixed
+        b.putInt(0x350, 0x0000_8700); // what KVM leaves on the BSP: ExtINT, unmasked (level bit set here)
         b.putInt(0x360, 0x0001_0700); // masked, ExtINT
         ByteBuffer out = ByteBuffer.wrap(VcpuSetup.wireLints(lapic)).order(ByteOrder.LITTLE_ENDIAN);
-        assertEquals(0x0001_0700, out.getInt(0x350));
-        assertEquals(0x0001_0400, out.getInt(0x360));
-        assertEquals(0x0001_0000, b.getInt(0x350), "input not modified");
+        assertEquals(0x0001_8700, out.getInt(0x350), "LINT0: ExtINT, masked, trigger bit kept");
+        assertEquals(0x0001_0400, out.getInt(0x360), "LINT1: NMI, mask kept");
+        assertEquals(0x0000_8700, b.getInt(0x350), "input not modified");
         assertThrows(IllegalArgumentException.class, () -> VcpuSetup.wireLints(new byte[16]));
     }
 }
