@@ -101,6 +101,9 @@ static struct vbuf bench_chain[MAX_SEGMENTS + 2];
 static uint32_t segment_bytes;
 
 static int blk_segments(struct vdev *d) {
+    if (d->q[0].size < 3) {
+        return virtio_give_up(d, "the request queue is too small for header, data and status");
+    }
     uint32_t limit = d->q[0].size - 2u;
     uint64_t v;
     if (d->accepted & VIRTIO_BLK_F_SEG_MAX) {
