@@ -56,12 +56,12 @@ trap 'rm -rf "$work"' EXIT
 # virtio-probe: 64-bit C plus a 32-bit PVH stub in the same object (virtio-start.S switches with
 # .code32/.code64). No loop-to-memset rewriting inside its own memset and memcpy.
 vflags=(-m64 -mno-red-zone -fno-tree-loop-distribute-patterns "${cflags[@]}")
-for src in virtio-start.S virtio-probe.c virtio-pci.c virtio-devices.c probe.c; do
+for src in virtio-start.S virtio-probe.c virtio-pci.c virtio-devices.c virtio-bench.c probe.c; do
   "$CC" "${vflags[@]}" -c "$here/$src" -o "$work/virtio-${src%.*}.o"
 done
 "$CC" -m64 "${ldflags[@]}" -T "$here/virtio-probe.ld" -Wl,-m,elf_x86_64 -o "$work/virtio-probe" \
   "$work/virtio-virtio-start.o" "$work/virtio-virtio-probe.o" "$work/virtio-virtio-pci.o" \
-  "$work/virtio-virtio-devices.o" "$work/virtio-probe.o"
+  "$work/virtio-virtio-devices.o" "$work/virtio-virtio-bench.o" "$work/virtio-probe.o"
 
 mkdir -p "$out"
 for guest in pvh-probe elf64-probe virtio-probe; do

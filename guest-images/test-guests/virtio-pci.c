@@ -55,6 +55,17 @@
 static uint8_t ring_pages[RING_PAGES][4096] __attribute__((aligned(4096)));
 static uint32_t ring_pages_used;
 
+/* Benchmark mode's larger queues (up to 256 entries): descriptor table at +0x0000 (4096 bytes),
+ * available ring at +0x1000 (6 + 2*256 bytes), used ring at +0x2000 (6 + 8*256 bytes). Three
+ * queues: blk's one and net's two. */
+#define BENCH_RINGS 3
+#define BENCH_AVAIL_OFFSET 0x1000
+#define BENCH_USED_OFFSET 0x2000
+static uint8_t bench_rings[BENCH_RINGS][3 * 4096] __attribute__((aligned(4096)));
+static uint32_t bench_rings_used;
+
+uint16_t vq_size_cap = VQ_MAX_SIZE;
+
 /* The next free address of the window BARs left at 0 are placed in. */
 static uint64_t bar_window_next;
 static int bar_window_started;
@@ -285,23 +296,36 @@ static int setup_queue(struct vdev *d, uint16_t index) {
         return virtio_give_up(d, "a queue the device needs reads queue_size 0 (not available)");
     }
     /* The driver may write a smaller size (§4.1.4.3.2); split queues are powers of 2 (§2.7). */
-    uint16_t size = VQ_MAX_SIZE;
+    uint16_t size = vq_size_cap;
     while (size > max) {
         size >>= 1;
     }
-    if (ring_pages_used == RING_PAGES) {
-        return virtio_give_up(d, "out of ring pages (the probe has 16 queues in all)");
+    uint8_t *page;
+    uint32_t avail_offset = AVAIL_OFFSET;
+    uint32_t used_offset = USED_OFFSET;
+    if (size > VQ_MAX_SIZE) {
+        if (bench_rings_used == BENCH_RINGS) {
+            return virtio_give_up(d, "out of benchmark rings (the probe has 3 large queues in all)");
+        }
+        page = bench_rings[bench_rings_used++];
+        memset(page, 0, sizeof bench_rings[0]);
+        avail_offset = BENCH_AVAIL_OFFSET;
+        used_offset = BENCH_USED_OFFSET;
+    } else {
+        if (ring_pages_used == RING_PAGES) {
+            return virtio_give_up(d, "out of ring pages (the probe has 16 queues in all)");
+        }
+        page = ring_pages[ring_pages_used++];
+        memset(page, 0, 4096);
     }
-    uint8_t *page = ring_pages[ring_pages_used++];
-    memset(page, 0, 4096);
     q->index = index;
     q->size = size;
     q->next_desc = 0;
     q->avail_idx = 0;
     q->last_used = 0;
     q->desc = (volatile struct vring_desc *)page;
-    q->avail = (volatile uint16_t *)(page + AVAIL_OFFSET);
-    q->used = page + USED_OFFSET;
+    q->avail = (volatile uint16_t *)(page + avail_offset);
+    q->used = page + used_offset;
     /* We poll; ask the device not to interrupt (§2.7.10). */
     q->avail[0] = VRING_AVAIL_F_NO_INTERRUPT;
 

@@ -246,6 +246,142 @@ static int parse_mac(const char *s, uint32_t len, uint8_t mac[6]) {
     return 0;
 }
 
+/* ---- benchmark-mode options (README.md, "Benchmark mode") ---- */
+
+#define BENCH_SEQ_MIB_DEFAULT 64
+#define BENCH_RAND_OPS_DEFAULT 4096
+#define BENCH_FRAMES_DEFAULT 20000
+/* Ethernet frame lengths without the FCS: 60 is the 64-byte minimum frame on the wire, 1514 a
+ * full 1500-byte payload (IEEE 802.3 §3.2.8; the device or the host adds the FCS). */
+#define BENCH_FRAME_MIN 60
+#define BENCH_FRAME_MAX 1514
+
+static const struct { const char *name; uint32_t bit; } BENCH_NAMES[] = {
+    {"blk-seq-read", BENCH_BLK_SEQ_READ},
+    {"blk-seq-write", BENCH_BLK_SEQ_WRITE},
+    {"blk-rand-read", BENCH_BLK_RAND_READ},
+    {"blk-rand-write", BENCH_BLK_RAND_WRITE},
+    {"net-tx", BENCH_NET_TX},
+};
+
+static int same_word(const char *s, uint32_t len, const char *name) {
+    uint32_t i = 0;
+    while (i < len && name[i] != 0 && s[i] == name[i]) {
+        i++;
+    }
+    return i == len && name[i] == 0;
+}
+
+/* vprobe.bench=a,b,...: each item one of BENCH_NAMES. Any unknown item rejects the option
+ * (no benchmark runs), so a typo cannot silently drop a figure. */
+static void parse_bench_options(void) {
+    uint32_t len;
+    const char *v = option("vprobe.bench", &len);
+    if (v == 0) {
+        return;
+    }
+    uint32_t bits = 0;
+    uint32_t start = 0;
+    while (start <= len) {
+        uint32_t end = start;
+        while (end < len && v[end] != ',') {
+            end++;
+        }
+        uint32_t bit = 0;
+        for (uint32_t i = 0; i < sizeof BENCH_NAMES / sizeof BENCH_NAMES[0]; i++) {
+            if (same_word(v + start, end - start, BENCH_NAMES[i].name)) {
+                bit = BENCH_NAMES[i].bit;
+            }
+        }
+        if (bit == 0) {
+            bad_option("vprobe.bench", "an item is not blk-seq-read, blk-seq-write, blk-rand-read, blk-rand-write or net-tx");
+            return;
+        }
+        bits |= bit;
+        start = end + 1;
+    }
+    vp_opt.bench = bits;
+
+    uint64_t n = BENCH_SEQ_MIB_DEFAULT;
+    number_option("vprobe.bench_seq_mib", 1u << 20, &n);
+    vp_opt.bench_seq_mib = n == 0 ? BENCH_SEQ_MIB_DEFAULT : (uint32_t)n;
+    n = BENCH_RAND_OPS_DEFAULT;
+    number_option("vprobe.bench_rand_ops", 0xffffffffULL, &n);
+    vp_opt.bench_rand_ops = n == 0 ? BENCH_RAND_OPS_DEFAULT : (uint32_t)n;
+    n = BENCH_FRAMES_DEFAULT;
+    number_option("vprobe.bench_frames", 0xffffffffULL, &n);
+    vp_opt.bench_frames = n == 0 ? BENCH_FRAMES_DEFAULT : (uint32_t)n;
+    n = 1;
+    number_option("vprobe.bench_seed", 0xffffffffffffffffULL, &n);
+    vp_opt.bench_seed = n;
+
+    /* vprobe.bench_frame_lens=A:B:... (colon-separated: the list of tests uses commas). */
+    vp_opt.bench_frame_lens[0] = BENCH_FRAME_MIN;
+    vp_opt.bench_frame_lens[1] = BENCH_FRAME_MAX;
+    vp_opt.bench_nframe_lens = 2;
+    v = option("vprobe.bench_frame_lens", &len);
+    if (v != 0) {
+        uint32_t lens[BENCH_FRAME_LENS_MAX];
+        uint32_t count = 0;
+        int ok = 1;
+        start = 0;
+        while (ok && start <= len) {
+            uint32_t end = start;
+            while (end < len && v[end] != ':') {
+                end++;
+            }
+            uint64_t l;
+            if (count == BENCH_FRAME_LENS_MAX || parse_u64(v + start, end - start, &l) != 0
+                    || l < BENCH_FRAME_MIN || l > BENCH_FRAME_MAX) {
+                ok = 0;
+            } else {
+                lens[count++] = (uint32_t)l;
+            }
+            start = end + 1;
+        }
+        if (!ok) {
+            bad_option("vprobe.bench_frame_lens", "not 1 to 4 lengths 60-1514 separated by ':'");
+        } else {
+            memcpy(vp_opt.bench_frame_lens, lens, sizeof lens);
+            vp_opt.bench_nframe_lens = count;
+        }
+    }
+}
+
+/* Printed only in benchmark mode, after the usual options line (which stays as it was). */
+static void print_bench_options(void) {
+    if (vp_opt.bench == 0) {
+        return;
+    }
+    probe_puts("bench options tests=");
+    int first = 1;
+    for (uint32_t i = 0; i < sizeof BENCH_NAMES / sizeof BENCH_NAMES[0]; i++) {
+        if (vp_opt.bench & BENCH_NAMES[i].bit) {
+            if (!first) {
+                probe_putc(',');
+            }
+            probe_puts(BENCH_NAMES[i].name);
+            first = 0;
+        }
+    }
+    probe_puts(" seq_mib=");
+    probe_dec(vp_opt.bench_seq_mib);
+    probe_puts(" rand_ops=");
+    probe_dec(vp_opt.bench_rand_ops);
+    probe_puts(" frames=");
+    probe_dec(vp_opt.bench_frames);
+    probe_puts(" frame_lens=");
+    for (uint32_t i = 0; i < vp_opt.bench_nframe_lens; i++) {
+        if (i > 0) {
+            probe_putc(':');
+        }
+        probe_dec(vp_opt.bench_frame_lens[i]);
+    }
+    probe_puts(" seed=");
+    vp_dec64(vp_opt.bench_seed);
+    probe_putc('\n');
+}
+
 static void parse_options(void) {
     uint64_t n;
     uint32_t len;
@@ -325,6 +461,7 @@ static void parse_options(void) {
         n = DEFAULT_BAR_WINDOW;
     }
     vp_opt.bar_window = n;
+    parse_bench_options();
 }
 
 static void print_options(void) {
@@ -367,7 +504,7 @@ static void print_options(void) {
 /* Polls between two looks at the clock: two port accesses (VM exits) per 1024 cheap polls. */
 #define RTC_SAMPLE_MASK 1023
 
-static uint8_t rtc_seconds(void) {
+uint8_t vp_rtc_seconds(void) {
     vp_outb(RTC_INDEX, RTC_SECONDS);
     return vp_inb(RTC_DATA);
 }
@@ -379,7 +516,7 @@ void vp_wait_start(struct vp_wait *w, uint32_t seconds) {
      * at least `seconds` and less than `seconds` + 1. A read during an update (UIP) can only
      * add a change, never hide the next one. */
     w->max_ticks = seconds + 1;
-    w->last = rtc_seconds();
+    w->last = vp_rtc_seconds();
 }
 
 int vp_wait_over(struct vp_wait *w) {
@@ -387,7 +524,7 @@ int vp_wait_over(struct vp_wait *w) {
         return 1;
     }
     if ((w->polls & RTC_SAMPLE_MASK) == 0) {
-        uint8_t now = rtc_seconds();
+        uint8_t now = vp_rtc_seconds();
         if (now != w->last) {
             w->last = now;
             if (++w->ticks >= w->max_ticks) {
@@ -531,8 +668,13 @@ static void drive(uint8_t bus, uint8_t dev, uint8_t fn, uint16_t device_id, uint
     uint64_t wanted;
     switch (type) {
     case VIRTIO_TYPE_BLOCK:
-        /* RO: tells us a write would fail; FLUSH: needed to send VIRTIO_BLK_T_FLUSH (§5.2.6.2). */
+        /* RO: tells us a write would fail; FLUSH: needed to send VIRTIO_BLK_T_FLUSH (§5.2.6.2).
+         * In benchmark mode also SIZE_MAX (1) and SEG_MAX (2): they bound the segments of a
+         * 1 MiB request (§5.2.4). */
         wanted = 1ULL << 5 | 1ULL << 9;
+        if (vp_opt.bench & BENCH_BLK) {
+            wanted |= 1ULL << 1 | 1ULL << 2;
+        }
         nqueues = 1;
         break;
     case VIRTIO_TYPE_NET:
@@ -557,14 +699,19 @@ static void drive(uint8_t bus, uint8_t dev, uint8_t fn, uint16_t device_id, uint
         return;
     }
     devices_found++;
+    /* Benchmark mode takes over the block and network devices its tests need; with larger
+     * queues, so that a request or a burst of frames is not limited by the probe's usual 16. */
+    int bench = (type == VIRTIO_TYPE_BLOCK && (vp_opt.bench & BENCH_BLK))
+            || (type == VIRTIO_TYPE_NET && (vp_opt.bench & BENCH_NET_TX));
+    vq_size_cap = bench ? VQ_BENCH_MAX_SIZE : VQ_MAX_SIZE;
     int r = virtio_setup(&d, bus, dev, fn, device_id, type, wanted, nqueues);
     if (r == 0) {
         switch (type) {
         case VIRTIO_TYPE_BLOCK:
-            r = virtio_blk(&d);
+            r = bench ? virtio_blk_bench(&d) : virtio_blk(&d);
             break;
         case VIRTIO_TYPE_NET:
-            r = virtio_net(&d);
+            r = bench ? virtio_net_bench(&d) : virtio_net(&d);
             break;
         case VIRTIO_TYPE_CONSOLE:
             r = virtio_console(&d);
@@ -633,6 +780,10 @@ void virtio_main(uint32_t kind, uint64_t info) {
     probe_putc('\n');
     parse_options();
     print_options();
+    print_bench_options();
+    if (vp_opt.bench != 0) {
+        vp_bench_calibrate();
+    }
 
     /* Bus 0 only: our VMM has no bridges, and the probe must stay simple. A function exists when
      * its Vendor ID is not 0xffff (§6.2.1); functions 1-7 only when function 0's header type has
@@ -676,6 +827,9 @@ void virtio_main(uint32_t kind, uint64_t info) {
             type = pci_read16(0, virtio[i].dev, virtio[i].fn, PCI_SUBSYSTEM + 2);
         }
         drive(0, virtio[i].dev, virtio[i].fn, virtio[i].id, type);
+    }
+    if (vp_opt.bench != 0) {
+        vp_bench_missing();
     }
     probe_puts("virtio devices=");
     probe_dec(devices_found);

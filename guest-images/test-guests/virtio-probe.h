@@ -61,6 +61,13 @@ void vp_dec64(uint64_t v);
 /* ---- command-line options (README.md, "virtio-probe") ---- */
 
 #define NET_TX_MAX 1500
+#define BENCH_BLK_SEQ_READ 1u
+#define BENCH_BLK_SEQ_WRITE 2u
+#define BENCH_BLK_RAND_READ 4u
+#define BENCH_BLK_RAND_WRITE 8u
+#define BENCH_NET_TX 16u
+#define BENCH_BLK (BENCH_BLK_SEQ_READ | BENCH_BLK_SEQ_WRITE | BENCH_BLK_RAND_READ | BENCH_BLK_RAND_WRITE)
+#define BENCH_FRAME_LENS_MAX 4
 struct vp_options {
     uint32_t blk_read;          /* sectors 0 .. blk_read-1 are read */
     int blk_write;              /* a write was asked for */
@@ -75,6 +82,14 @@ struct vp_options {
     uint32_t timeout;           /* seconds a request (or a reset) may take */
     uint32_t polls;             /* a cap on the polls of any one wait, should the RTC not tick */
     uint64_t bar_window;        /* where the probe places BARs the VMM left at 0 */
+    /* Benchmark mode (README.md, "Benchmark mode"); bench == 0 when vprobe.bench is absent. */
+    uint32_t bench;             /* BENCH_* bits */
+    uint32_t bench_seq_mib;     /* MiB moved by each sequential test, 1 MiB per request */
+    uint32_t bench_rand_ops;    /* 4 KiB requests of each random test */
+    uint32_t bench_frames;      /* frames sent per frame length */
+    uint32_t bench_frame_lens[BENCH_FRAME_LENS_MAX];
+    uint32_t bench_nframe_lens;
+    uint64_t bench_seed;        /* the random tests' LCG seed */
 };
 extern struct vp_options vp_opt;
 
@@ -92,6 +107,15 @@ struct vp_wait {
 void vp_wait_start(struct vp_wait *w, uint32_t seconds);
 /* Call once per poll: 1 when the wait is over. */
 int vp_wait_over(struct vp_wait *w);
+
+/* ---- time stamp counter, for benchmark mode ---- */
+
+static inline uint64_t vp_rdtsc(void) {
+    uint32_t lo, hi;
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return (uint64_t)hi << 32 | lo;
+}
+uint8_t vp_rtc_seconds(void);
 
 /* ---- paging ---- */
 
@@ -129,6 +153,12 @@ void pci_write16(uint8_t bus, uint8_t dev, uint8_t fn, uint8_t reg, uint16_t v);
 
 /* Split virtqueue, §2.7. */
 #define VQ_MAX_SIZE 16
+/* Benchmark mode only: blk and net queues of up to 256 entries (enough for a 1 MiB request in
+ * 8 KiB segments, and for many frames in flight), each in three static pages of their own. */
+#define VQ_BENCH_MAX_SIZE 256
+/* The largest queue size virtio_setup may choose for the next device: VQ_MAX_SIZE, or
+ * VQ_BENCH_MAX_SIZE for a device benchmark mode drives. */
+extern uint16_t vq_size_cap;
 #define VRING_DESC_F_NEXT 1
 #define VRING_DESC_F_WRITE 2
 #define VRING_AVAIL_F_NO_INTERRUPT 1
@@ -213,5 +243,14 @@ int virtio_blk(struct vdev *d);
 int virtio_net(struct vdev *d);
 int virtio_console(struct vdev *d);
 int virtio_rng(struct vdev *d);
+
+/* Benchmark mode (virtio-bench.c). vp_bench_calibrate runs once before PCI enumeration; the
+ * device benchmarks replace virtio_blk/virtio_net when vprobe.bench names a test of theirs;
+ * vp_bench_missing reports the tests no device ran. Each returns 0 when every test it ran
+ * completed. */
+void vp_bench_calibrate(void);
+int virtio_blk_bench(struct vdev *d);
+int virtio_net_bench(struct vdev *d);
+void vp_bench_missing(void);
 
 #endif
