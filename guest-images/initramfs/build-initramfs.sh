@@ -247,7 +247,12 @@ if ! has_virtio 0x0003; then
   :
 elif wait_for /dev/hvc0; then
   marker="RISTRETTO-HVC0-SAYS-HELLO"
+  # hvc0 and ttyS0 reach the same host terminal; the UART sends its bytes one at a time while
+  # the virtio console hands over a whole buffer, so a line still draining on ttyS0 would be cut
+  # in two by the marker. Let ttyS0 drain first, and the marker land before the next line.
+  sleep 1
   if echo "$marker" >/dev/hvc0; then
+    sleep 1
     echo "RISTRETTO-CHECK hvc0 wrote=$(( ${#marker} + 1 ))"
   else
     fail "writing to /dev/hvc0"
