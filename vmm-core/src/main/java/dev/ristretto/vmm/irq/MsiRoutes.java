@@ -21,10 +21,11 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * message (an MSI-X table entry), {@link Interrupt#update} rewrites the route; the irqfd follows.
  *
  * <p>KVM_SET_GSI_ROUTING replaces the whole table (api.rst §4.52), so every call sends the
- * routes KVM_CREATE_IRQCHIP installed ({@link #defaultRoutes()}) along with the MSI routes;
- * otherwise the first MSI route would cut the PIC and IOAPIC off from KVM_IRQ_LINE and the
- * in-kernel PIT. Hence one owner per VM: create one {@code MsiRoutes} after KVM_CREATE_IRQCHIP
- * and route every GSI change through it.
+ * irqchip routes ({@link #irqchipRoutes()}) along with the MSI routes; otherwise the first MSI
+ * route would cut the PIC and IOAPIC off from KVM_IRQ_LINE and the in-kernel PIT. Those irqchip
+ * routes are the PC's wiring, not KVM's default table: {@link #create} applies them at once, so
+ * the PIT reaches the IOAPIC pin our MADT and MP table name for it. Hence one owner per VM:
+ * create one {@code MsiRoutes} right after KVM_CREATE_IRQCHIP and route every GSI change through it.
  *
  * <p>Thread-safe: allocation, update and release are serialised; {@link Interrupt#trigger()}
  * takes no table lock and may be called from any thread (device workers) concurrently with them.
@@ -42,7 +43,7 @@ public final class MsiRoutes implements AutoCloseable {
         void unregisterIrqFd(EventFd eventFd, int gsi);
     }
 
-    private static final List<GsiRoute> DEFAULT_ROUTES = buildDefaultRoutes();
+    private static final List<GsiRoute> IRQCHIP_ROUTES = buildIrqchipRoutes();
 
     private final Backend backend;
     private final int maxRoutes;
@@ -53,9 +54,9 @@ public final class MsiRoutes implements AutoCloseable {
 
     MsiRoutes(Backend backend, int maxRoutes) {
         this.backend = Objects.requireNonNull(backend);
-        if (maxRoutes <= FIRST_MSI_GSI || maxRoutes <= DEFAULT_ROUTES.size()) {
+        if (maxRoutes <= FIRST_MSI_GSI || maxRoutes <= IRQCHIP_ROUTES.size()) {
             throw new IllegalArgumentException("a routing table of " + maxRoutes + " entries has no room for MSI routes "
-                    + "after the " + DEFAULT_ROUTES.size() + " irqchip routes");
+                    + "after the " + IRQCHIP_ROUTES.size() + " irqchip routes");
         }
         this.maxRoutes = maxRoutes;
     }
@@ -71,7 +72,7 @@ public final class MsiRoutes implements AutoCloseable {
             throw new KvmUnavailableException("this host's KVM lacks KVM_CAP_IRQ_ROUTING or KVM_CAP_IRQFD, which "
                     + "virtio interrupts need; update the host kernel (Linux 4.11 or newer provides both)");
         }
-        return new MsiRoutes(new Backend() {
+        MsiRoutes routes = new MsiRoutes(new Backend() {
             @Override
             public void setGsiRouting(List<GsiRoute> routes) {
                 vm.setGsiRouting(routes);
@@ -87,23 +88,41 @@ public final class MsiRoutes implements AutoCloseable {
                 vm.unregisterIrqFd(eventFd, gsi);
             }
         }, max);
+        routes.apply();
+        return routes;
+    }
+
+    /** Sends the table as it stands to KVM; {@link #create} calls it once to install the PC wiring. */
+    synchronized void apply() {
+        backend.setGsiRouting(table(msiRoutes));
     }
 
     /**
-     * The routes KVM_CREATE_IRQCHIP installs on x86 (kvm_setup_default_irq_routing,
-     * arch/x86/kvm/irq_comm.c — arch/x86/kvm/ioapic.c in recent kernels): GSI 0-15 each to
-     * IOAPIC pin n and to pin n % 8 of the master (n &lt; 8) or slave PIC — GSI 2 included, to
-     * IOAPIC pin 2 and master pin 2, the cascade input that never fires; GSI 16-23 to IOAPIC pin n
-     * only. 40 entries, sorted by GSI, IOAPIC first as in the kernel's table.
+     * The routes from GSI 0-23 to the in-kernel PIC and IOAPIC pins: a PC's wiring, as QEMU sets it
+     * up for its in-kernel irqchip (kvm_pc_setup_irq_routing). GSI n goes to IOAPIC pin n and, for
+     * n &lt; 16, to pin n % 8 of the master (n &lt; 8) or slave PIC — except the PIT: KVM's in-kernel
+     * PIT raises GSI 0, and on a PC the 8254 drives PIC pin 0 but IOAPIC pin 2, which is what our
+     * MADT's interrupt source override (ACPI 6.5 §5.2.12.5) and MP table I/O interrupt entry (MP
+     * 1.4 §4.3.4) tell the guest. KVM_CREATE_IRQCHIP's own table (kvm_setup_default_irq_routing)
+     * sends GSI 0 to IOAPIC pin 0 instead, so a kernel that programs pin 2 for its timer, as Linux
+     * without ACPI does (check_timer), would never see a tick there. GSI 2, the PIC cascade, has no
+     * route: nothing raises it. The PIT's ack notifier still fires, since KVM maps the acked pin
+     * back to its GSI through this table. 38 entries, sorted by GSI, IOAPIC before PIC.
      */
-    public static List<GsiRoute> defaultRoutes() {
-        return DEFAULT_ROUTES;
+    public static List<GsiRoute> irqchipRoutes() {
+        return IRQCHIP_ROUTES;
     }
 
-    private static List<GsiRoute> buildDefaultRoutes() {
+    /** GSI 0 (the 8254) appears on IOAPIC pin 2, like ISA IRQ0 on every PC chipset. */
+    static final int PIT_IOAPIC_PIN = 2;
+
+    private static List<GsiRoute> buildIrqchipRoutes() {
         List<GsiRoute> routes = new ArrayList<>();
         for (int gsi = 0; gsi < GsiRoute.Irqchip.IOAPIC_PINS; gsi++) {
-            routes.add(new GsiRoute.Irqchip(gsi, GsiRoute.Irqchip.IOAPIC, gsi));
+            if (gsi == PIT_IOAPIC_PIN) {
+                continue; // the cascade
+            }
+            routes.add(new GsiRoute.Irqchip(gsi, GsiRoute.Irqchip.IOAPIC, gsi == 0 ? PIT_IOAPIC_PIN : gsi));
             if (gsi < 2 * GsiRoute.Irqchip.PIC_PINS) {
                 int chip = gsi < GsiRoute.Irqchip.PIC_PINS ? GsiRoute.Irqchip.PIC_MASTER : GsiRoute.Irqchip.PIC_SLAVE;
                 routes.add(new GsiRoute.Irqchip(gsi, chip, gsi % GsiRoute.Irqchip.PIC_PINS));
@@ -118,8 +137,8 @@ public final class MsiRoutes implements AutoCloseable {
     }
 
     private static List<GsiRoute> table(TreeMap<Integer, GsiRoute.Msi> msi) {
-        List<GsiRoute> t = new ArrayList<>(DEFAULT_ROUTES.size() + msi.size());
-        t.addAll(DEFAULT_ROUTES);
+        List<GsiRoute> t = new ArrayList<>(IRQCHIP_ROUTES.size() + msi.size());
+        t.addAll(IRQCHIP_ROUTES);
         t.addAll(msi.values());
         return List.copyOf(t);
     }
@@ -139,8 +158,8 @@ public final class MsiRoutes implements AutoCloseable {
             throw new IllegalStateException("the MSI routing table is closed");
         }
         // Each interrupt may add one route: the table must stay within KVM's limit, and so must the GSI.
-        if (DEFAULT_ROUTES.size() + allocated.size() >= maxRoutes) {
-            throw new IllegalStateException("all " + (maxRoutes - DEFAULT_ROUTES.size()) + " MSI routes KVM allows are in "
+        if (IRQCHIP_ROUTES.size() + allocated.size() >= maxRoutes) {
+            throw new IllegalStateException("all " + (maxRoutes - IRQCHIP_ROUTES.size()) + " MSI routes KVM allows are in "
                     + "use; configure fewer devices or queues");
         }
         int gsi = FIRST_MSI_GSI;

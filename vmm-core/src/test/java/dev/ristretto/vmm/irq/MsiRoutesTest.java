@@ -1,6 +1,7 @@
 package dev.ristretto.vmm.irq;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -27,7 +28,7 @@ class MsiRoutesTest {
     /** Records each call; fails setGsiRouting on demand, and checks the rules KVM enforces. */
     static final class Recorder implements MsiRoutes.Backend {
         final List<String> calls = new CopyOnWriteArrayList<>();
-        final AtomicReference<List<GsiRoute>> table = new AtomicReference<>(MsiRoutes.defaultRoutes());
+        final AtomicReference<List<GsiRoute>> table = new AtomicReference<>(MsiRoutes.irqchipRoutes());
         volatile boolean failNextRouting;
 
         @Override
@@ -64,13 +65,16 @@ class MsiRoutesTest {
     }
 
     @Test
-    void defaultRoutesAreWhatKvmCreateIrqchipInstalls() {
-        List<GsiRoute> d = MsiRoutes.defaultRoutes();
-        // 16 ISA GSIs to IOAPIC + PIC, 8 PCI GSIs to the IOAPIC only.
-        assertEquals(16 * 2 + 8, d.size());
+    void irqchipRoutesAreThePcWiringWithThePitOnIoapicPin2() {
+        List<GsiRoute> d = MsiRoutes.irqchipRoutes();
+        // 15 ISA GSIs (no cascade) to IOAPIC + PIC, 8 PCI GSIs to the IOAPIC only.
+        assertEquals(15 * 2 + 8, d.size());
         List<GsiRoute> expected = new ArrayList<>();
         for (int gsi = 0; gsi < 24; gsi++) {
-            expected.add(new Irqchip(gsi, Irqchip.IOAPIC, gsi));
+            if (gsi == 2) {
+                continue;
+            }
+            expected.add(new Irqchip(gsi, Irqchip.IOAPIC, gsi == 0 ? 2 : gsi));
             if (gsi < 8) {
                 expected.add(new Irqchip(gsi, Irqchip.PIC_MASTER, gsi));
             } else if (gsi < 16) {
@@ -78,20 +82,35 @@ class MsiRoutesTest {
             }
         }
         assertEquals(expected, d);
-        // Spot checks against arch/x86/kvm/irq_comm.c default_routing[]: the PIT's GSI 0 reaches
-        // IOAPIC pin 0 and PIC master pin 0; GSI 2 is listed for both chips too; GSI 14 (IDE)
-        // is slave pin 6.
-        assertTrue(d.contains(new Irqchip(0, Irqchip.IOAPIC, 0)));
+        // The PIT's GSI 0 reaches IOAPIC pin 2 (where the MADT override and the MP table put
+        // IRQ0) and PIC master pin 0; nothing reaches IOAPIC pin 0, and GSI 2 has no route at
+        // all; GSI 14 (IDE) is slave pin 6.
+        assertTrue(d.contains(new Irqchip(0, Irqchip.IOAPIC, 2)));
         assertTrue(d.contains(new Irqchip(0, Irqchip.PIC_MASTER, 0)));
-        assertTrue(d.contains(new Irqchip(2, Irqchip.IOAPIC, 2)));
-        assertTrue(d.contains(new Irqchip(2, Irqchip.PIC_MASTER, 2)));
+        assertFalse(d.stream().anyMatch(r -> r instanceof Irqchip i && i.chip() == Irqchip.IOAPIC && i.pin() == 0));
+        assertFalse(d.stream().anyMatch(r -> r.gsi() == 2));
         assertTrue(d.contains(new Irqchip(14, Irqchip.PIC_SLAVE, 6)));
         assertEquals(1, d.stream().filter(r -> r.gsi() == 16).count());
         assertEquals(d.stream().sorted(Comparator.comparingInt(GsiRoute::gsi)).toList(), d, "sorted by GSI");
+        // Each IOAPIC pin has at most one GSI: KVM maps an acked pin back to one GSI (the PIT's ack notifier).
+        assertEquals(d.stream().filter(r -> r instanceof Irqchip i && i.chip() == Irqchip.IOAPIC).count(),
+                d.stream().filter(r -> r instanceof Irqchip i && i.chip() == Irqchip.IOAPIC)
+                        .map(r -> ((Irqchip) r).pin()).distinct().count());
     }
 
     @Test
-    void allocateBindsAnIrqfdAndUpdateInstallsTheRouteAlongsideTheDefaults() {
+    void applySendsTheIrqchipRoutesBeforeAnyMsiExists() {
+        Recorder kvm = new Recorder();
+        kvm.table.set(List.of()); // as if KVM still had its own default table
+        try (MsiRoutes routes = new MsiRoutes(kvm, 4096)) {
+            routes.apply();
+            assertEquals(List.of("routing 38"), kvm.calls);
+            assertEquals(MsiRoutes.irqchipRoutes(), kvm.table.get());
+        }
+    }
+
+    @Test
+    void allocateBindsAnIrqfdAndUpdateInstallsTheRouteAlongsideTheIrqchipRoutes() {
         Recorder kvm = new Recorder();
         try (MsiRoutes routes = new MsiRoutes(kvm, 4096)) {
             MsiRoutes.Interrupt a = routes.allocate();
@@ -100,16 +119,16 @@ class MsiRoutesTest {
             assertEquals(25, b.gsi());
             assertEquals(List.of("irqfd+ 24", "irqfd+ 25"), kvm.calls);
             // No message yet: no route, nothing sent to KVM beyond the irqfds.
-            assertEquals(MsiRoutes.defaultRoutes(), routes.routes());
+            assertEquals(MsiRoutes.irqchipRoutes(), routes.routes());
 
             b.update(0xfee0_0000L, 0x41);
             a.update(0xfee0_1000L, 0x4022);
-            List<GsiRoute> expected = new ArrayList<>(MsiRoutes.defaultRoutes());
+            List<GsiRoute> expected = new ArrayList<>(MsiRoutes.irqchipRoutes());
             expected.add(new GsiRoute.Msi(24, 0xfee0_1000L, 0x4022));
             expected.add(new GsiRoute.Msi(25, 0xfee0_0000L, 0x41));
-            assertEquals(expected, routes.routes(), "defaults first, then MSI routes sorted by GSI");
+            assertEquals(expected, routes.routes(), "irqchip routes first, then MSI routes sorted by GSI");
             assertEquals(expected, kvm.table.get(), "the whole table goes to KVM every time");
-            assertEquals(42, kvm.table.get().size());
+            assertEquals(40, kvm.table.get().size());
 
             int before = kvm.calls.size();
             a.update(0xfee0_1000L, 0x4022);
@@ -143,7 +162,7 @@ class MsiRoutesTest {
             b.update(0xfee0_0000L, 0x41);
             kvm.calls.clear();
             routes.release(b);
-            assertEquals(List.of("irqfd- 25", "routing 41"), kvm.calls);
+            assertEquals(List.of("irqfd- 25", "routing 39"), kvm.calls);
             assertTrue(b.eventFd().isClosed());
             assertThrows(IllegalStateException.class, b::trigger);
             assertThrows(IllegalStateException.class, () -> b.update(0xfee0_0000L, 0x42));
@@ -178,17 +197,17 @@ class MsiRoutesTest {
     void theRouteLimitBoundsBothTheTableAndTheGsis() {
         // KVM refuses more than maxRoutes entries and any GSI >= maxRoutes.
         Recorder kvm = new Recorder();
-        try (MsiRoutes routes = new MsiRoutes(kvm, 44)) {
+        try (MsiRoutes routes = new MsiRoutes(kvm, 42)) {
             List<MsiRoutes.Interrupt> irqs = new ArrayList<>();
             for (int i = 0; i < 4; i++) {
-                irqs.add(routes.allocate()); // 40 defaults + 4 MSI = 44
+                irqs.add(routes.allocate()); // 38 irqchip routes + 4 MSI = 42
             }
             IllegalStateException e = assertThrows(IllegalStateException.class, routes::allocate);
             assertTrue(e.getMessage().contains("fewer devices or queues"), e.getMessage());
             routes.release(irqs.get(1));
             assertEquals(25, routes.allocate().gsi());
         }
-        assertThrows(IllegalArgumentException.class, () -> new MsiRoutes(kvm, 40));
+        assertThrows(IllegalArgumentException.class, () -> new MsiRoutes(kvm, 38));
     }
 
     @Test
@@ -201,7 +220,7 @@ class MsiRoutesTest {
         routes.close();
         assertTrue(a.eventFd().isClosed());
         assertTrue(b.eventFd().isClosed());
-        assertEquals(MsiRoutes.defaultRoutes(), kvm.table.get());
+        assertEquals(MsiRoutes.irqchipRoutes(), kvm.table.get());
         assertThrows(IllegalStateException.class, routes::allocate);
         routes.close();
         MsiRoutes other = new MsiRoutes(kvm, 4096);
