@@ -1,7 +1,8 @@
 /*
  * elf64-probe: entered through its ELF entry point in 64-bit mode with RSI = struct boot_params
  * (the Linux 64-bit boot protocol). Prints over COM1 what the VMM put in the zero page, then
- * ends with "ELF64-PROBE-DONE" and an i8042 reset.
+ * ends with "ELF64-PROBE-DONE" and an i8042 reset (or, with "probe.stay" on the command line,
+ * halts there and leaves the VMM running).
  *
  * Offsets: Linux Documentation/arch/x86/zero-page.rst and boot.rst ("THE REAL-MODE KERNEL
  * HEADER"); the e820 table is struct boot_e820_entry[] (u64 addr, u64 size, u32 type, packed,
@@ -60,6 +61,7 @@ void elf64_main(uint64_t bp) {
     probe_puts(" cmdline=");
     probe_cstring(cmdline, CMDLINE_MAX);
     probe_putc('\n');
+    probe_scan_options(cmdline, CMDLINE_MAX);
 
     uint32_t entries = probe_read8(bp + BP_E820_ENTRIES);
     probe_puts("e820 entries=");

@@ -167,11 +167,40 @@ uint32_t probe_sum32(uint64_t paddr, uint64_t size) {
     return sum + tail;
 }
 
+/* Set by probe_scan_options: finish without the reset, so the VMM keeps running (its signal tests). */
+static int stay_after_finish;
+
+/* Looks for the word "probe.stay" (space-delimited, as Linux splits its command line) in the
+ * NUL-terminated string at paddr. */
+void probe_scan_options(uint64_t paddr, uint32_t max) {
+    static const char word[] = "probe.stay";
+    uint32_t matched = 0;
+    uint8_t before = ' ';
+    for (uint32_t i = 0; paddr != 0 && i <= max && probe_addressable(paddr + i, 1); i++) {
+        uint8_t c = i < max ? probe_read8(paddr + i) : 0;
+        if (matched == sizeof word - 1 && (c == 0 || c == ' ')) {
+            stay_after_finish = 1;
+            return;
+        }
+        if (c == 0) {
+            return;
+        }
+        if (matched < sizeof word - 1 && c == (uint8_t)word[matched] && (matched > 0 || before == ' ')) {
+            matched++;
+        } else {
+            matched = 0;
+        }
+        before = c;
+    }
+}
+
 void probe_finish(const char *done_line) {
     probe_puts(done_line);
     probe_putc('\n');
-    outb(I8042_COMMAND, I8042_RESET);
-    /* No i8042 (or it ignored us): stop here with interrupts off. A hlt with IF clear is only
+    if (!stay_after_finish) {
+        outb(I8042_COMMAND, I8042_RESET);
+    }
+    /* Asked to stay, or no i8042 (or it ignored us): stop here with interrupts off. A hlt with IF clear is only
      * left by NMI or reset, hence the loop. */
     for (;;) {
         __asm__ volatile("cli; hlt");

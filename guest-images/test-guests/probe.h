@@ -26,6 +26,8 @@ uint32_t probe_sum32(uint64_t paddr, uint64_t size);
 uint32_t probe_read32(uint64_t paddr);
 uint64_t probe_read64(uint64_t paddr);
 uint8_t probe_read8(uint64_t paddr);
+void probe_scan_options(uint64_t paddr, uint32_t max);
+/* Prints done_line, then resets through the i8042 unless the command line said "probe.stay". */
 void probe_finish(const char *done_line) __attribute__((noreturn));
 
 #endif

@@ -1,6 +1,7 @@
 package dev.ristretto.tests.boot;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -22,6 +23,8 @@ import java.util.regex.Pattern;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * Boots the freestanding probe guests (guest-images/test-guests, built from source) through
@@ -144,5 +147,34 @@ class ProbeGuestsIT {
         Boot b = boot("elf64-forced-pvh", elfProbe, "--boot-protocol", "pvh");
         assertEquals(2, b.outcome().exitCode(), b.outcome().stderr());
         assertTrue(b.outcome().stderr().contains("cannot be booted with PVH"), b.outcome().stderr());
+    }
+
+    /**
+     * SIGTERM and SIGINT stop a running machine in order: the elf64 probe, told to stay, halts
+     * after its last line instead of resetting, so only the signal can end Ristretto. The exit
+     * status is the shell's 128 + signal number (143, 130), stderr carries no stack trace, and
+     * the guest's serial output up to the signal is in the file.
+     */
+    @ParameterizedTest
+    @CsvSource({"TERM, 143", "INT, 130"})
+    void aSignalStopsAWaitingGuestWithItsExitStatus(String signal, int status) throws Exception {
+        Path dir = Files.createDirectories(logs.resolve("signal-" + signal));
+        Path serial = dir.resolve("serial.log");
+        Files.deleteIfExists(serial); // a previous run's line must not count
+        RistrettoProcess.Running r = RistrettoProcess.start(dir, "run", "--kernel", elfProbe.toString(),
+                "--memory", "128M", "--append", "probe.stay", "--serial", "file:" + serial);
+        boolean waiting = r.awaitText(serial, "ELF64-PROBE-DONE", LIMIT);
+        if (!waiting) {
+            RistrettoProcess.Outcome o = r.await(Duration.ofSeconds(1));
+            throw new AssertionError("the probe did not reach its last line: exit " + o.exitCode() + ", stderr: "
+                    + o.stderr());
+        }
+        r.signal(signal);
+        RistrettoProcess.Outcome o = r.await(Duration.ofSeconds(30));
+        assertFalse(o.timedOut(), "SIG" + signal + " did not stop Ristretto within 30 s");
+        assertEquals(status, o.exitCode(), "stderr: " + o.stderr());
+        assertEquals("ristretto: stopped by SIG" + signal, o.stderr().strip());
+        assertFalse(o.stderr().contains("Exception") || o.stderr().contains("\tat "), o.stderr());
+        assertTrue(Files.readString(serial, StandardCharsets.ISO_8859_1).contains("cmdline=\"probe.stay\""));
     }
 }

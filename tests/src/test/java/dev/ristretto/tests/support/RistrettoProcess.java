@@ -23,6 +23,11 @@ public final class RistrettoProcess {
     }
 
     public static Outcome run(Path logDir, Duration timeout, String... args) throws IOException, InterruptedException {
+        return start(logDir, args).await(timeout);
+    }
+
+    /** Starts the command line without waiting, for tests that act on it while it runs (signals). */
+    public static Running start(Path logDir, String... args) throws IOException {
         Path java = Path.of(System.getProperty("java.home"), "bin", "java");
         List<String> cmd = new ArrayList<>(List.of(java.toString(), "--enable-native-access=ALL-UNNAMED",
                 "-XX:+UseSerialGC", "-cp", System.getProperty("java.class.path"), "dev.ristretto.cli.Main"));
@@ -32,16 +37,62 @@ public final class RistrettoProcess {
         long t0 = System.nanoTime();
         Process p = new ProcessBuilder(cmd).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
                 .redirectOutput(out.toFile()).redirectError(err.toFile()).start();
-        boolean done = p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS);
-        if (!done) {
-            p.destroy();
-            if (!p.waitFor(5, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-                p.waitFor();
+        return new Running(p, out, err, t0);
+    }
+
+    /** A command line still running. */
+    public static final class Running {
+        private final Process process;
+        private final Path out;
+        private final Path err;
+        private final long t0;
+
+        private Running(Process process, Path out, Path err, long t0) {
+            this.process = process;
+            this.out = out;
+            this.err = err;
+            this.t0 = t0;
+        }
+
+        /** Sends a signal by name ("TERM", "INT") with kill(1), as a user or a supervisor would. */
+        public void signal(String name) throws IOException, InterruptedException {
+            Process kill = new ProcessBuilder("kill", "-" + name, Long.toString(process.pid())).inheritIO().start();
+            if (kill.waitFor() != 0) {
+                throw new IOException("kill -" + name + " " + process.pid() + " exited with " + kill.exitValue());
             }
         }
-        Duration elapsed = Duration.ofNanos(System.nanoTime() - t0);
-        return new Outcome(done ? p.exitValue() : -1, Files.readString(out, StandardCharsets.ISO_8859_1),
-                Files.readString(err, StandardCharsets.ISO_8859_1), elapsed, !done);
+
+        /**
+         * Waits until {@code file} contains {@code text} (true), or until the process ends or
+         * {@code timeout} passes (false).
+         */
+        public boolean awaitText(Path file, String text, Duration timeout) throws IOException, InterruptedException {
+            long deadline = System.nanoTime() + timeout.toNanos();
+            while (System.nanoTime() < deadline) {
+                if (Files.exists(file) && Files.readString(file, StandardCharsets.ISO_8859_1).contains(text)) {
+                    return true;
+                }
+                if (!process.isAlive()) {
+                    return false;
+                }
+                Thread.sleep(100);
+            }
+            return false;
+        }
+
+        /** Waits for the end; a run still going after {@code timeout} is stopped (exit code -1). */
+        public Outcome await(Duration timeout) throws IOException, InterruptedException {
+            boolean done = process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS);
+            if (!done) {
+                process.destroy();
+                if (!process.waitFor(5, TimeUnit.SECONDS)) {
+                    process.destroyForcibly();
+                    process.waitFor();
+                }
+            }
+            Duration elapsed = Duration.ofNanos(System.nanoTime() - t0);
+            return new Outcome(done ? process.exitValue() : -1, Files.readString(out, StandardCharsets.ISO_8859_1),
+                    Files.readString(err, StandardCharsets.ISO_8859_1), elapsed, !done);
+        }
     }
 }
