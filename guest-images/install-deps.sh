@@ -8,6 +8,7 @@
 #   kmod             depmod / modprobe --show-depends to resolve kernel module dependencies
 #   cpio, gzip       pack the newc initramfs images
 #   apt, dpkg        fetch-debian-kernel.sh: apt-get download + dpkg-deb -x of Debian's kernels
+#   xz-utils, lz4    fetch-debian-kernel.sh: unpack vmlinux from the generic (XZ) and cloud (LZ4) bzImages
 #   coreutils        tail -F --pid, sha256sum, mktemp, date +%N
 #   acpica-tools     iasl: the ACPI tests disassemble the tables we generate with it
 #   gcc, binutils    the freestanding test guests and the C side of the benchmarks
@@ -17,7 +18,7 @@
 # script is not running as root (it says what to run); 2 when apt-get fails.
 set -euo pipefail
 
-packages=(qemu-system-x86 busybox-static kmod cpio gzip apt dpkg coreutils acpica-tools gcc binutils passt)
+packages=(qemu-system-x86 busybox-static kmod cpio gzip xz-utils lz4 apt dpkg coreutils acpica-tools gcc binutils passt)
 
 installed() {
   [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true)" = installed ]

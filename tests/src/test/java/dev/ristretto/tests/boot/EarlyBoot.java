@@ -47,6 +47,11 @@ abstract class EarlyBoot {
     /** The kernel to boot ({@code cloud} or {@code generic}). */
     abstract String flavour();
 
+    /** The file given to --kernel: the bzImage unless a subclass boots the ELF inside it. */
+    Path kernelFile(GuestImages.Kernel kernel) {
+        return kernel.vmlinuz();
+    }
+
     /** Options beyond kernel, memory, command line and serial. */
     abstract List<String> options();
 
@@ -63,7 +68,7 @@ abstract class EarlyBoot {
         }
         logDir = Repository.targetDir("early-boot-" + getClass().getSimpleName());
         Path serialLog = logDir.resolve("serial.log");
-        List<String> args = new ArrayList<>(List.of("run", "--kernel", kernel.vmlinuz().toString(),
+        List<String> args = new ArrayList<>(List.of("run", "--kernel", kernelFile(kernel).toString(),
                 "--memory", "256M", "--append", APPEND, "--serial", "file:" + serialLog));
         args.addAll(options());
         boot = RistrettoProcess.run(logDir, LIMIT, args.toArray(String[]::new));

@@ -19,13 +19,18 @@ public final class GuestImages {
     /**
      * An unpacked Debian kernel package.
      *
-     * @param directory the tree (vmlinuz, VERSION, lib/modules/VERSION/)
+     * @param directory the tree (vmlinuz, vmlinux, VERSION, lib/modules/VERSION/)
      * @param version the kernel release, as {@code uname -r} prints it in the guest
      */
     public record Kernel(Path directory, String version) {
         /** The bzImage. */
         public Path vmlinuz() {
             return directory.resolve("vmlinuz");
+        }
+
+        /** The uncompressed ELF kernel from inside the bzImage (it carries the PVH note). */
+        public Path vmlinux() {
+            return directory.resolve("vmlinux");
         }
     }
 
@@ -53,9 +58,10 @@ public final class GuestImages {
     private static Kernel debianKernel(String flavour) throws IOException, InterruptedException {
         Path tree = Path.of(runScript("guest-images/fetch-debian-kernel.sh", List.of(flavour)));
         Path versionFile = tree.resolve("VERSION");
-        if (!Files.isRegularFile(versionFile) || !Files.isRegularFile(tree.resolve("vmlinuz"))) {
+        if (!Files.isRegularFile(versionFile) || !Files.isRegularFile(tree.resolve("vmlinuz"))
+                || !Files.isRegularFile(tree.resolve("vmlinux"))) {
             throw new HarnessException("fetch-debian-kernel.sh " + flavour + " printed " + tree
-                    + ", which has no vmlinuz or VERSION; delete it so the script fetches it again");
+                    + ", which has no vmlinuz, vmlinux or VERSION; delete it so the script fetches it again");
         }
         return new Kernel(tree, Files.readString(versionFile).strip());
     }
