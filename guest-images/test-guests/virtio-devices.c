@@ -242,6 +242,10 @@ static int net_receive(struct vdev *d, const int heads[RX_BUFFERS]) {
         probe_puts(" payload=");
         vp_quoted(frame + ETH_HEADER, frame_len - ETH_HEADER < 64 ? frame_len - ETH_HEADER : 64);
         probe_putc('\n');
+        /* The same bytes in hex, for binary payloads (the quoted form stops at the first NUL). */
+        probe_puts("net rx payload_hex=");
+        vp_hexbytes(frame + ETH_HEADER, frame_len - ETH_HEADER < 64 ? frame_len - ETH_HEADER : 64);
+        probe_putc('\n');
         return 0;
     } while (!vp_wait_over(&w));
     probe_puts("net rx timeout seconds=");

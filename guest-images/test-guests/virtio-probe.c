@@ -422,6 +422,30 @@ static void parse_options(void) {
     }
     memcpy(vp_opt.net_tx, v, len);
     vp_opt.net_tx_len = len;
+    /* Binary payloads (an ARP request, say) cannot be a command-line word; hex can. */
+    v = option("vprobe.net_tx_hex", &len);
+    if (v != 0) {
+        if (len == 0 || len % 2 != 0 || len / 2 > NET_TX_MAX) {
+            bad_option("vprobe.net_tx_hex", "not an even number of hex digits, 2 to 3000");
+        } else {
+            uint32_t i = 0;
+            for (; i < len / 2; i++) {
+                int hi = hex_digit(v[2 * i]);
+                int lo = hex_digit(v[2 * i + 1]);
+                if (hi < 0 || lo < 0) {
+                    break;
+                }
+                vp_opt.net_tx[i] = (uint8_t)(hi << 4 | lo);
+            }
+            if (i == len / 2) {
+                vp_opt.net_tx_len = i;
+            } else {
+                bad_option("vprobe.net_tx_hex", "not hex digits");
+                memcpy(vp_opt.net_tx, default_payload, sizeof default_payload - 1);
+                vp_opt.net_tx_len = sizeof default_payload - 1;
+            }
+        }
+    }
 
     memset(vp_opt.net_dst, 0xff, 6); /* broadcast */
     v = option("vprobe.net_dst", &len);

@@ -60,6 +60,8 @@ class VirtioProbeIT {
     private static final String RO_SERIAL = "RISTRETTO-RO";
     private static final int ETHERTYPE = 0x88b5;
     private static final String GUEST_MAC = "52:54:00:aa:bb:cc";
+    /** The address the probe asks passt about: TEST-NET-1, never this host's own. */
+    private static final String ARP_TARGET = "192.0.2.1";
     private static final String PEER_MAC = "02:00:00:ab:cd:ef";
     private static final String TAP = "rtap0";
     private static final Pattern SECTION_START = Pattern.compile("^virtio (\\S+) type=(\\w+) device=0x[0-9a-f]{4}$");
@@ -185,8 +187,9 @@ class VirtioProbeIT {
     private synchronized Boot userNetBoot() throws Exception {
         if (userNetBoot == null) {
             Path dir = scenario("net-user");
-            Launch l = Launch.start(dir, List.of(), runArgs(dir, "--append", "vprobe.net_rx_timeout=0",
-                    "--net", "user,mac=" + GUEST_MAC));
+            Launch l = Launch.start(dir, List.of(), runArgs(dir, "--append", "vprobe.net_dst=ff:ff:ff:ff:ff:ff"
+                    + " vprobe.net_type=0x0806 vprobe.net_rx_type=0x0806 vprobe.net_rx_timeout=30 vprobe.net_tx_hex="
+                    + HexFormat.of().formatHex(arpRequest()), "--net", "user,mac=" + GUEST_MAC));
             Passt passt = new Passt();
             while (l.process().isAlive() && l.elapsed().compareTo(LIMIT) < 0) {
                 passt.look(l.process());
@@ -198,19 +201,52 @@ class VirtioProbeIT {
         return userNetBoot;
     }
 
+    /**
+     * --net user end to end on this host: Ristretto starts passt, the probe's ARP request (RFC 826)
+     * for {@value #ARP_TARGET} goes out through the device, passt answers it as the guest's
+     * neighbour (it answers ARP for every address but the guest's own), the reply comes back in,
+     * and passt ends with the machine.
+     */
     @Test
-    void userNetworkStartsPasstSendsTheFrameAndLeavesNoPasst() throws Exception {
+    void userNetworkAnswersAnArpRequestThroughPasstAndLeavesNoPasst() throws Exception {
         Boot b = userNetBoot();
         b.assertExitedCleanly();
         // A guest-initiated exit closes the device, which stops passt before the JVM ends: no grace.
         userNetPasst.assertOneSeenAndGone(Duration.ZERO);
         List<String> net = b.section("net", "net mac=");
         assertTrue(net.contains("net mac=" + GUEST_MAC), String.join("\n", net));
-        byte[] frame = guestFrame();
-        assertTrue(net.contains(String.format(Locale.ROOT, "net tx len=60 dst=ff:ff:ff:ff:ff:ff src=%s type=0x%04x sum32=0x%08x",
-                GUEST_MAC, ETHERTYPE, sum32(frame))), String.join("\n", net));
-        assertTrue(net.contains("net rx skipped: vprobe.net_rx_timeout=0"), String.join("\n", net));
+        ByteBuffer request = ByteBuffer.allocate(60);
+        request.put(HexFormat.of().parseHex("ffffffffffff" + GUEST_MAC.replace(":", "") + "0806")).put(arpRequest());
+        assertTrue(net.contains(String.format(Locale.ROOT, "net tx len=60 dst=ff:ff:ff:ff:ff:ff src=%s type=0x0806 sum32=0x%08x",
+                GUEST_MAC, sum32(request.array()))), String.join("\n", net));
+        String rx = net.stream().filter(l -> l.startsWith("net rx len=")).findFirst()
+                .orElseThrow(() -> new AssertionError("passt sent no ARP reply:\n" + String.join("\n", net)));
+        assertTrue(rx.contains(" dst=" + GUEST_MAC + " ") && rx.contains(" type=0x0806 "), rx);
+        String hex = net.stream().filter(l -> l.startsWith("net rx payload_hex=")).findFirst()
+                .orElseThrow(() -> new AssertionError("no payload_hex line:\n" + String.join("\n", net)))
+                .substring("net rx payload_hex=".length());
+        byte[] reply = HexFormat.of().parseHex(hex);
+        ByteBuffer r = ByteBuffer.wrap(reply);
+        assertEquals(1, r.getShort(0), "htype Ethernet: " + hex);
+        assertEquals(0x0800, r.getShort(2), "ptype IPv4: " + hex);
+        assertEquals(2, r.getShort(6), "op: reply: " + hex);
+        String senderIp = String.format(Locale.ROOT, "%d.%d.%d.%d", reply[14] & 0xff, reply[15] & 0xff, reply[16] & 0xff,
+                reply[17] & 0xff);
+        assertEquals(ARP_TARGET, senderIp, "the reply answers for the address asked: " + hex);
+        assertEquals(GUEST_MAC.replace(":", ""), HexFormat.of().formatHex(reply, 18, 24), "target MAC: " + hex);
         assertTrue(net.getLast().endsWith(" end ok status=0x0f"), String.join("\n", net));
+    }
+
+    /** ARP request (RFC 826) from GUEST_MAC, sender address 0.0.0.0 (a probe), for ARP_TARGET. */
+    private static byte[] arpRequest() {
+        ByteBuffer a = ByteBuffer.allocate(28);
+        a.putShort((short) 1).putShort((short) 0x0800).put((byte) 6).put((byte) 4).putShort((short) 1);
+        a.put(HexFormat.of().parseHex(GUEST_MAC.replace(":", ""))).putInt(0);
+        a.put(new byte[6]);
+        for (String octet : ARP_TARGET.split("\\.")) {
+            a.put((byte) Integer.parseInt(octet));
+        }
+        return a.array();
     }
 
     // ---------------------------------------------------------------- scenario 4: TAP in a namespace
