@@ -6,7 +6,8 @@
 # The image holds busybox-static and an /init that
 #   1. mounts proc, sysfs and devtmpfs,
 #   2. loads the kernel modules shipped in the image (if any were asked for), in dependency order,
-#   3. prints   RISTRETTO-GUEST-UP kernel=<uname -r> cpus=<nproc>   on the console,
+#   3. prints   RISTRETTO-GUEST-UP kernel=<uname -r> cpus=<nproc>   on the console, and
+#      RISTRETTO-GUEST-CPU flags=<the first CPU's /proc/cpuinfo flags, comma-separated>,
 #   4. with ristretto.check=virtio on the kernel command line (and only then), exercises the virtio
 #      devices through the kernel's drivers and prints RISTRETTO-CHECK lines (check_virtio_script),
 #   5. does what the kernel command line says: ristretto.action=poweroff (the default),
@@ -90,6 +91,7 @@ if [ -s /etc/modules.load ]; then
 fi
 
 echo "RISTRETTO-GUEST-UP kernel=$(uname -r) cpus=$(nproc)"
+echo "RISTRETTO-GUEST-CPU flags=$(sed -n 's/^flags[[:space:]]*: //p' /proc/cpuinfo | head -n 1 | tr ' ' ',')"
 
 action=poweroff
 check=""
@@ -129,6 +131,7 @@ INIT
 #   RISTRETTO-CHECK blk-read block=B sha256=HEX first=LINE          read the 4 KiB at B*4096
 #   RISTRETTO-CHECK net dev=eth0 mac=M addr=A peer=P transmitted=N received=N
 #   RISTRETTO-CHECK dhcp ip=A mask=M router=R dns=D lease=S         from busybox udhcpc
+#   RISTRETTO-CHECK fetch url=U bytes=N body=FIRST-LINE              an HTTP GET over the network
 #   RISTRETTO-CHECK hvc0 wrote=N                                    after writing RISTRETTO-HVC0-SAYS-HELLO to /dev/hvc0
 #   RISTRETTO-CHECK hwrng current=NAME hex=HEX                      64 bytes of /dev/hwrng
 #   RISTRETTO-CHECK-FAIL what went wrong                            one per failed step
@@ -136,6 +139,7 @@ INIT
 # Its parameters, all optional, come from the kernel command line:
 #   ristretto.blk.sum-mib=N  ristretto.blk.write=BLOCK  ristretto.blk.read=BLOCK
 #   ristretto.net=static:ADDR/PREFIX:PEER (address eth0, ping PEER)  or  ristretto.net=dhcp
+#   ristretto.fetch=URL (after the network is up: GET it with busybox wget, a TCP connection out)
 # The disk, hvc0 and hwrng steps run only when the machine has that virtio device.
 # The pattern block is 64 lines of 64 bytes: "RISTRETTO-PATTERN block=%08d line=%02d" padded with
 # dots to 63 characters and a newline, so a block written to the wrong place or half-written shows.
@@ -145,13 +149,14 @@ check_virtio_script() {
 failures=0
 fail() { echo "RISTRETTO-CHECK-FAIL $*"; failures=$((failures + 1)); }
 
-sum_mib="" write_block="" read_block="" net=""
+sum_mib="" write_block="" read_block="" net="" fetch=""
 for word in $(cat /proc/cmdline); do
   case "$word" in
     ristretto.blk.sum-mib=*) sum_mib=${word#*=} ;;
     ristretto.blk.write=*) write_block=${word#*=} ;;
     ristretto.blk.read=*) read_block=${word#*=} ;;
     ristretto.net=*) net=${word#*=} ;;
+    ristretto.fetch=*) fetch=${word#*=} ;;
   esac
 done
 
@@ -242,6 +247,15 @@ case "$net" in
     fi ;;
   *) fail "ristretto.net=$net is neither static:ADDR/PREFIX:PEER nor dhcp" ;;
 esac
+
+if [ -n "$fetch" ]; then
+  # Bounded by timeout(1), not wget -T: busybox 1.35's wget segfaults with -T.
+  if said=$(timeout 30 wget -q -O /tmp/fetched "$fetch" 2>&1); then
+    echo "RISTRETTO-CHECK fetch url=$fetch bytes=$(wc -c </tmp/fetched) body=$(head -n 1 /tmp/fetched)"
+  else
+    fail "wget $fetch failed (status $?): $(echo "$said" | tr '\n' ' ')"
+  fi
+fi
 
 if ! has_virtio 0x0003; then
   :

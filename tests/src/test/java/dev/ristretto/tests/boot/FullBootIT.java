@@ -17,6 +17,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.BeforeAll;
@@ -31,7 +33,8 @@ import org.junit.jupiter.api.Test;
  * <ul>
  *   <li>cloud kernel, 1 vCPU, reboot (through the ACPI reset register);</li>
  *   <li>cloud kernel, 2 vCPUs found through the MADT (the cloud kernel has no MP-table parser),
- *       poweroff through the ACPI sleep control register;</li>
+ *       poweroff through the ACPI sleep control register, with {@code --cpu-template minimal}:
+ *       the CPU flags the guest sees are compared with the first boot's (the host template);</li>
  *   <li>generic kernel with {@code --acpi off}, 2 vCPUs found through the MP table, reboot
  *       through the i8042 (no ACPI, so no power-off either: Linux would halt).</li>
  *   <li>the cloud kernel's uncompressed vmlinux through the PVH entry (hvm_start_info with the
@@ -65,8 +68,10 @@ class FullBootIT {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         // boot NAME KERNEL ACTION EXTRA-OPTIONS...: the real CLI main in its own JVM, serial to a
         // file on the scratch share, then a line with its exit status and wall time. It waits for
-        // Ristretto to end; a boot still running after 3 minutes is stopped with SIGTERM, so it
-        // fails its own assertions instead of the whole class. (ProbeGuestsIT covers the signals.)
+        // Ristretto to end; a boot still running after 3 minutes gets SIGQUIT (the JVM's thread
+        // dump, to the job's output: where each vCPU thread is), then SIGTERM, then SIGKILL if the
+        // stop itself hangs, so it fails its own assertions instead of the whole class.
+        // (ProbeGuestsIT covers the signals.)
         String boot = String.join("\n",
                 "name=$1 kernel=$2 action=$3; shift 3",
                 "log=\"$SCRATCH/$name.serial.log\"; err=\"$SCRATCH/$name.stderr.log\"; t0=$(date +%s%N)",
@@ -84,7 +89,10 @@ class FullBootIT {
                 "    kill -0 $pid 2>/dev/null || break",
                 "    sleep 1",
                 "  done",
-                "  hung=0; kill -0 $pid 2>/dev/null && { hung=1; kill -TERM $pid; }",
+                "  hung=0; if kill -0 $pid 2>/dev/null; then hung=1; kill -QUIT $pid; sleep 3; kill -TERM $pid;"
+                        + " for i in $(seq 1 15); do kill -0 $pid 2>/dev/null || break; sleep 1; done;"
+                        + " kill -KILL $pid 2>/dev/null; fi",
+                "  [ $hung = 0 ] || cp \"$log\" \"$SCRATCH/$name.attempt$attempt.serial.log\" 2>/dev/null",
                 "  wait $pid; status=$?",
                 "  cat \"$err\"",
                 "  if [ $status = 134 ] || [ $hung = 1 ] || grep -q KVM_EXIT_SHUTDOWN \"$err\"; then",
@@ -97,7 +105,7 @@ class FullBootIT {
         String script = String.join("\n",
                 "boot() {", boot, "}",
                 "boot one-cpu \"$CLOUD\" reboot --cpus 1",
-                "boot two-cpus \"$CLOUD\" poweroff --cpus 2",
+                "boot two-cpus \"$CLOUD\" poweroff --cpus 2 --cpu-template minimal",
                 // Without ACPI, Linux takes the PIT/IOAPIC timer path: with the PIT routed where the MP
                 // table says (IOAPIC pin 2) its LAPIC timer passes verification and reboot completes.
                 "boot mptable \"$GENERIC\" reboot --cpus 2 --acpi off",
@@ -131,49 +139,88 @@ class FullBootIT {
         assertEquals(ExecResult.Outcome.EXITED, run.outcome(), run.summary());
     }
 
+    /** The serial log of boot {@code name}, after checking its init came up with {@code cpus} CPUs. */
+    private static String guestUp(String name, GuestImages.Kernel k, int cpus) throws Exception {
+        String log = serial(name);
+        assertTrue(log.contains("RISTRETTO-GUEST-UP kernel=" + k.version() + " cpus=" + cpus),
+                "no marker with kernel " + k.version() + " and " + cpus + " CPUs in " + scratch.resolve(name + ".serial.log"));
+        return log;
+    }
+
+    /** Boot {@code name}'s kernel printed {@code last} ("reboot: Restarting system", "reboot: Power down") and Ristretto exited 0. */
+    private static void endedWith(String name, String log, String last) {
+        assertTrue(log.contains(last), "no '" + last + "' in " + scratch.resolve(name + ".serial.log"));
+        assertEquals("0", exitOf(name).group(2), run.summary());
+    }
+
     @Test
     void guestReachesUserspaceAndItsRebootEndsRistrettoWithZero() throws Exception {
-        String log = serial("one-cpu");
-        assertTrue(log.contains("RISTRETTO-GUEST-UP kernel=" + kernel.version() + " cpus=1"),
-                "no marker with kernel " + kernel.version() + " in " + scratch.resolve("one-cpu.serial.log"));
-        assertTrue(log.contains("reboot: Restarting system"), "the guest did not reboot: see " + scratch);
-        assertEquals("0", exitOf("one-cpu").group(2), run.summary());
+        endedWith("one-cpu", guestUp("one-cpu", kernel, 1), "reboot: Restarting system");
     }
 
     @Test
     void twoVcpusFromTheMadtAndPowerOffThroughAcpi() throws Exception {
-        String log = serial("two-cpus");
-        assertTrue(log.contains("RISTRETTO-GUEST-UP kernel=" + kernel.version() + " cpus=2"),
-                "the guest did not bring up 2 CPUs: see " + scratch.resolve("two-cpus.serial.log"));
+        String log = guestUp("two-cpus", kernel, 2);
         assertTrue(log.contains("ACPI: FACP") && log.contains("RSTRTO"), "our FADT is not listed: see " + scratch);
-        assertTrue(log.contains("reboot: Power down"), "the guest did not power off: see " + scratch);
-        assertEquals("0", exitOf("two-cpus").group(2), run.summary());
+        endedWith("two-cpus", log, "reboot: Power down");
     }
 
     @Test
     void genericKernelFindsTwoCpusInTheMpTableWithAcpiOffAndReboots() throws Exception {
-        String log = serial("mptable");
-        assertTrue(log.contains("RISTRETTO-GUEST-UP kernel=" + generic.version() + " cpus=2"),
-                "the generic kernel did not bring up 2 CPUs from the MP table: see " + scratch.resolve("mptable.serial.log"));
+        String log = guestUp("mptable", generic, 2);
         assertTrue(log.contains("Intel MultiProcessor Specification"), "MP table not found: see " + scratch);
         // The LAPIC timer is verified against the PIT's ticks on IOAPIC pin 2; when the PIT was on
-        // pin 0 Linux disabled it and the reboot below never came (docs/known-issues.md history).
+        // pin 0 Linux disabled it and the reboot below never came.
         assertTrue(log.contains("..TIMER: vector=0x30 apic1=0 pin1=2"), "timer not on IOAPIC pin 2: see " + scratch);
         assertFalse(log.contains("APIC timer disabled"), "the LAPIC timer failed verification: see " + scratch);
-        assertTrue(log.contains("reboot: Restarting system"), "the guest did not reboot: see " + scratch);
-        assertEquals("0", exitOf("mptable").group(2), run.summary());
+        endedWith("mptable", log, "reboot: Restarting system");
     }
 
     @Test
     void cloudVmlinuxBootsThroughPvhFindsAcpiAndPowersOff() throws Exception {
-        String log = serial("pvh");
-        assertTrue(log.contains("RISTRETTO-GUEST-UP kernel=" + kernel.version() + " cpus=2"),
-                "the PVH boot did not bring up 2 CPUs: see " + scratch.resolve("pvh.serial.log"));
+        String log = guestUp("pvh", kernel, 2);
         // hvm_start_info.rsdp_paddr points at it (ProbeGuestsIT checks the field itself); Linux
         // would also find it by scanning the BIOS area, so this line proves the tables, not the field.
         assertTrue(log.lines().anyMatch(l -> l.contains("ACPI: RSDP") && l.contains("RSTRTO")),
                 "the PVH kernel did not find our RSDP: see " + scratch);
-        assertTrue(log.contains("reboot: Power down"), "the guest did not power off: see " + scratch);
-        assertEquals("0", exitOf("pvh").group(2), run.summary());
+        endedWith("pvh", log, "reboot: Power down");
+    }
+
+    /** The guest init's {@code RISTRETTO-GUEST-CPU flags=...} line: the flags Linux derived from CPUID. */
+    private static Set<String> cpuFlags(String name) throws Exception {
+        return serial(name).lines().filter(l -> l.startsWith("RISTRETTO-GUEST-CPU flags="))
+                .map(l -> Set.of(l.substring("RISTRETTO-GUEST-CPU flags=".length()).strip().split(",")))
+                .findFirst().orElseThrow(() -> new AssertionError("no RISTRETTO-GUEST-CPU line: see "
+                        + scratch.resolve(name + ".serial.log")));
+    }
+
+    /**
+     * --cpu-template minimal, observed from inside the guest (on PVM hosts CPUID ignores the table,
+     * so only here): Linux's flags under the minimal template lack every feature the template
+     * hides, keep the baseline it keeps, and add nothing the host template's boot did not have.
+     */
+    @Test
+    void minimalCpuTemplateHidesFeaturesTheHostTemplateShows() throws Exception {
+        Set<String> host = cpuFlags("one-cpu");
+        Set<String> minimal = cpuFlags("two-cpus");
+        // /proc/cpuinfo names (arch/x86/include/asm/cpufeatures.h) of features CpuTemplate.MINIMAL hides.
+        // npt, vmcb_clean, vgif: SVM features from leaf 0x8000000A, which the template zeroes.
+        List<String> hidden = List.of("avx", "avx2", "avx512f", "fma", "f16c", "bmi1", "bmi2", "adx", "aes",
+                "pclmulqdq", "sha_ni", "rdrand", "rdseed", "movbe", "xsave", "xsaveopt", "xsavec", "xsaves", "hle",
+                "rtm", "pku", "ospke", "vmx", "svm", "npt", "vmcb_clean", "vgif", "sse4a", "xop", "fma4", "tbm", "abm",
+                "3dnow", "3dnowext", "mmxext");
+        List<String> shownByHost = hidden.stream().filter(host::contains).toList();
+        assertFalse(shownByHost.isEmpty(), "the host template's guest has none of " + hidden
+                + ", so the template cannot be observed: " + host);
+        assertEquals(List.of(), hidden.stream().filter(minimal::contains).toList(), "minimal template leaks: " + minimal);
+        for (String kept : List.of("sse4_2", "ssse3", "popcnt", "cx16", "hypervisor")) {
+            assertEquals(host.contains(kept), minimal.contains(kept), "baseline flag " + kept + ": host " + host
+                    + ", minimal " + minimal);
+        }
+        Set<String> added = new TreeSet<>(minimal);
+        added.removeAll(host);
+        added.remove("ht"); // CPUID.1:EDX.HTT says "more than one logical CPU": that boot has 2 vCPUs, the host one 1
+        assertEquals(Set.of(), added, "the minimal template added flags");
+        System.out.println("FullBootIT: minimal template hides " + shownByHost + " that the host template shows");
     }
 }

@@ -53,7 +53,9 @@ import org.junit.jupiter.api.Test;
  *   <li><b>user</b>: {@code --net user} (passt); the guest asks for a DHCP lease. L1 has no network
  *       of its own, so the job gives it a dummy interface with a default route for passt to mirror
  *       (passt answers DHCP itself); if passt still refuses to start, that test skips with passt's
- *       own words.</li>
+ *       own words. In L1 the job also serves a token over HTTP on an address of L1's own
+ *       ({@value #SERVICE_ADDRESS}, on lo), and the guest fetches it: a TCP connection from the
+ *       guest, through passt's sockets, to a service on the host.</li>
  * </ol>
  * After L1 has ended, the image file (on the writable scratch share) must hold the pattern.
  * Serial logs ({@code <boot>.serial.log}) and Ristretto's stderr ({@code <boot>.stderr.log}) stay
@@ -78,6 +80,9 @@ class VirtioLinuxIT {
     private static final String UPLINK = "rdummy0";
     private static final String UPLINK_ADDRESS = "10.0.2.15";
     private static final String UPLINK_GATEWAY = "10.0.2.2";
+    /** An address of L1 itself (TEST-NET-1, on lo) where the job serves {@link #token} over HTTP. */
+    private static final String SERVICE_ADDRESS = "192.0.2.80";
+    private static final int SERVICE_PORT = 8080;
     private static final List<String> MODULES =
             List.of("virtio_pci", "virtio_blk", "virtio_net", "virtio_console", "virtio_rng");
 
@@ -86,6 +91,7 @@ class VirtioLinuxIT {
     private static Path scratch;
     private static Path image;
     private static byte[] imageBefore;
+    private static String token;
 
     @BeforeAll
     static void bootOnce() throws Exception {
@@ -107,6 +113,9 @@ class VirtioLinuxIT {
                 Files.deleteIfExists(scratch.resolve(boot + log));
             }
         }
+        token = "RISTRETTO-HOST-TOKEN-" + Long.toHexString(new java.util.Random().nextLong() >>> 1);
+        Files.createDirectories(scratch.resolve("www"));
+        Files.writeString(scratch.resolve("www").resolve("token"), token + "\n");
         image = scratch.resolve("disk.img");
         imageBefore = randomImage();
         Files.write(image, imageBefore);
@@ -118,17 +127,21 @@ class VirtioLinuxIT {
         // JVM crash report beside it, and one line with the exit status and wall time.
         // The boot is run again, at most twice, when it ends the way QEMU 7.2's TCG (under which
         // L1 runs) now and then makes it end (docs/known-issues.md): the JVM aborts (134), the
-        // guest triple-faults, or it stalls until timeout(1) stops it (124). Every retry is
-        // reported; any other failure stands.
-        String boot = String.join(" ", "name=$1; shift;", "t0=$(date +%s%N);",
+        // guest triple-faults, or it stalls until timeout(1) stops it. A stalled JVM first gets
+        // SIGQUIT, so its thread dump (where each vCPU thread is) lands in <name>.stdout.log, then
+        // SIGKILL 20 s later (137). A retried attempt's serial log is kept as
+        // <name>.attempt<N>.serial.log. Every retry is reported; any other failure stands.
+        String boot = String.join(" ", "name=$1; shift;", "t0=$(date +%s%N); : >\"$SCRATCH/$name.stdout.log\";",
                 "for attempt in 1 2 3; do",
-                "timeout 150 \"$JAVA\" --enable-native-access=ALL-UNNAMED -XX:+UseSerialGC",
+                "timeout -s QUIT -k 20 150 \"$JAVA\" --enable-native-access=ALL-UNNAMED -XX:+UseSerialGC",
                 "-XX:ErrorFile=\"$SCRATCH/$name.hs_err.log\"",
                 "-cp \"$CP\" dev.ristretto.cli.Main run --kernel \"$KERNEL\" --initrd \"$INITRD\" --memory 512M",
-                "--serial \"file:$SCRATCH/$name.serial.log\" \"$@\" 2>\"$SCRATCH/$name.stderr.log\";",
+                "--serial \"file:$SCRATCH/$name.serial.log\" \"$@\" 2>\"$SCRATCH/$name.stderr.log\""
+                        + " >>\"$SCRATCH/$name.stdout.log\";",
                 "status=$?;",
-                "if [ $status = 134 ] || [ $status = 124 ] || grep -q KVM_EXIT_SHUTDOWN \"$SCRATCH/$name.stderr.log\"; then",
-                "echo \"NESTED-CRASH-RETRY $name attempt=$attempt status=$status\"; continue; fi;",
+                "if [ $status = 134 ] || [ $status = 137 ] || grep -q KVM_EXIT_SHUTDOWN \"$SCRATCH/$name.stderr.log\"; then",
+                "echo \"NESTED-CRASH-RETRY $name attempt=$attempt status=$status\";",
+                "mv \"$SCRATCH/$name.serial.log\" \"$SCRATCH/$name.attempt$attempt.serial.log\"; continue; fi;",
                 "break; done;",
                 "t1=$(date +%s%N);",
                 "echo \"RISTRETTO-EXIT-$name=$status WALL-MS=$(( (t1 - t0) / 1000000 ))\"");
@@ -156,8 +169,14 @@ class VirtioLinuxIT {
                 "  { modprobe -d \"$L1TREE\" dummy && ip link add " + UPLINK + " type dummy"
                         + " && ip addr add " + UPLINK_ADDRESS + "/24 dev " + UPLINK + " && ip link set " + UPLINK + " up"
                         + " && ip route add default via " + UPLINK_GATEWAY + " dev " + UPLINK + "; }; echo \"UPLINK-SETUP=$?\"",
+                // The service the guest reaches: busybox httpd (it forks into the background) on an
+                // address of L1's own; passt connect()s its socket there when the guest opens one.
+                // L1's init leaves lo down, and local delivery goes through lo.
+                "  { ip link set lo up && ip addr add " + SERVICE_ADDRESS + "/32 dev lo && busybox httpd -p " + SERVICE_ADDRESS + ":"
+                        + SERVICE_PORT + " -h \"$SCRATCH/www\"; }; echo \"SERVICE-SETUP=$?\"",
+                "  fetch=\" ristretto.fetch=http://" + SERVICE_ADDRESS + ":" + SERVICE_PORT + "/token\"",
                 "fi",
-                "boot user --net user --append \"console=ttyS0 ristretto.check=virtio ristretto.net=dhcp\"");
+                "boot user --net user --append \"console=ttyS0 ristretto.check=virtio ristretto.net=dhcp${fetch:-}\"");
         run = HardwareKvmHost.exec(List.of("env", "JAVA=" + java, "CP=" + System.getProperty("java.class.path"),
                         "KERNEL=" + kernel.vmlinuz(), "INITRD=" + initramfs, "IMAGE=" + image,
                         "SCRATCH=" + scratch, "L1TREE=" + l1Kernel.directory(), "TAPBOOTS=" + tapBoots,
@@ -166,7 +185,7 @@ class VirtioLinuxIT {
         System.out.printf("VirtioLinuxIT: %s%n", run.summary());
         assumeFalse(run.outcome() == ExecResult.Outcome.NO_KERNEL, run.diagnostics().strip());
         for (String line : run.outputLines()) {
-            if (line.startsWith("RISTRETTO-EXIT-") || line.startsWith("NESTED-CRASH-RETRY") || line.startsWith("TAP-SETUP") || line.startsWith("UPLINK-SETUP")) {
+            if (line.startsWith("RISTRETTO-EXIT-") || line.startsWith("NESTED-CRASH-RETRY") || line.startsWith("TAP-SETUP") || line.startsWith("UPLINK-SETUP") || line.startsWith("SERVICE-SETUP")) {
                 System.out.println("VirtioLinuxIT: " + line);
             }
         }
@@ -366,5 +385,18 @@ class VirtioLinuxIT {
             assertEquals(UPLINK_GATEWAY, lease.get("router"), lease.toString());
         }
         assertCleanPowerOff("user");
+    }
+
+    @Test
+    void userNetworkingReachesAServiceOnTheHost() throws IOException {
+        // Directly on a hardware-KVM host the guest would reach the real network; the job sets the
+        // service up only inside L1, where nothing it does can leave the machine.
+        assumeTrue(run.mode() == ExecResult.Mode.NESTED_L1, "the host service is set up only inside the nested host");
+        assumeFalse(serial("user").isEmpty() && stderr("user").contains("passt"),
+                "passt does not run here: " + stderr("user"));
+        assertTrue(run.outputLines().contains("SERVICE-SETUP=0"), "the job could not start the service: " + run.summary());
+        Map<String, String> fetched = check("user", "fetch");
+        assertEquals(token, fetched.get("body"), "the guest did not get the host's token: " + fetched);
+        assertEquals(String.valueOf(token.length() + 1), fetched.get("bytes"), fetched.toString());
     }
 }

@@ -136,11 +136,13 @@ public enum CpuTemplate {
 
     /**
      * Leaves MINIMAL zeroes whole because they only describe hidden features: 0xD (XSAVE state
-     * components), 0x12 (SGX), 0x14 (Intel PT), 0x19 (Key Locker), 0x1D and 0x1E (AMX tiles).
+     * components), 0x12 (SGX), 0x14 (Intel PT), 0x19 (Key Locker), 0x1D and 0x1E (AMX tiles), and
+     * AMD's 0x8000000A (SVM revision and features: nested paging, VMCB clean bits, vGIF ... — APM
+     * vol 3 E.4.9), which a guest reads as nested-virtualization support even with the SVM bit clear.
      */
     static boolean minimalZeroesLeaf(int function) {
         return function == 0xd || function == 0x12 || function == 0x14 || function == 0x19 || function == 0x1d
-                || function == 0x1e;
+                || function == 0x1e || function == 0x8000_000a;
     }
 
     /** The template named {@code name} ("host" or "minimal", any case). */

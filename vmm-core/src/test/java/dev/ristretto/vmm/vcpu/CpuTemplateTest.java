@@ -37,7 +37,8 @@ class CpuTemplateTest {
             new CpuidEntry(0x4000_0001, 0, 0, ALL, 0, 0, ALL),
             new CpuidEntry(0x8000_0000, 0, 0, 0x8000_0021, 0, 0, 0),
             new CpuidEntry(0x8000_0001, 0, 0, 0, 0, ALL, ALL),
-            new CpuidEntry(0x8000_0008, 0, 0, 0x3030, ALL, 0x7001, 0));
+            new CpuidEntry(0x8000_0008, 0, 0, 0x3030, ALL, 0x7001, 0),
+            new CpuidEntry(0x8000_000a, 0, 0, 1, 0x8000, 0, ALL)); // SVM revision 1, 32768 ASIDs, all features
 
     private static CpuidEntry find(List<CpuidEntry> l, int function, int index) {
         return lookup(l, function, index).orElseThrow(() -> new AssertionError(
@@ -99,12 +100,16 @@ class CpuTemplateTest {
     }
 
     @Test
-    void minimalZeroesXsaveSgxPtAndAmxLeaves() {
+    void minimalZeroesXsaveSgxPtAmxAndSvmLeaves() {
         List<CpuidEntry> m = CpuTemplate.MINIMAL.apply(SUPPORTED);
         for (int[] fi : new int[][] {{0xd, 0}, {0xd, 1}, {0x12, 0}, {0x14, 0}, {0x1d, 0}}) {
             CpuidEntry e = find(m, fi[0], fi[1]);
             assertEquals(new CpuidEntry(fi[0], fi[1], SIG, 0, 0, 0, 0), e);
         }
+        // With the SVM bit hidden, leaf 0x8000000A must not go on describing nested paging, vGIF ...
+        // (Linux lists those as npt, vgif ... in /proc/cpuinfo from this leaf alone).
+        assertEquals(new CpuidEntry(0x8000_000a, 0, 0, 0, 0, 0, 0), find(m, 0x8000_000a, 0));
+        assertEquals(find(SUPPORTED, 0x8000_000a, 0), find(CpuTemplate.HOST.apply(SUPPORTED), 0x8000_000a, 0));
     }
 
     @Test
