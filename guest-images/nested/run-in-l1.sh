@@ -32,7 +32,8 @@
 #   130 interrupted (SIGINT/SIGTERM/SIGHUP; L1 is killed)
 # Because COMMAND may itself exit with these numbers, l1-result's outcome= is the reliable word.
 #
-# Environment: RISTRETTO_QEMU overrides the qemu-system-x86_64 binary; RISTRETTO_CACHE the cache.
+# Environment: RISTRETTO_QEMU overrides the qemu-system-x86_64 binary; RISTRETTO_CACHE the cache;
+# RISTRETTO_L1_TCG_THREAD=single runs L1 with single-threaded TCG (default multi; see bench/nested-stress.sh).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -230,7 +231,7 @@ fi
 # kvm_amd needs. -nic none: no NIC, so SeaBIOS loads no iPXE ROM (seconds under TCG).
 # shellcheck disable=SC2054 # the commas belong to QEMU's option syntax, not to the bash array
 qemu_args=(
-  -accel tcg,thread=multi -cpu max -smp 2 -m "$mem"
+  -accel "tcg,thread=${RISTRETTO_L1_TCG_THREAD:-multi}" -cpu max -smp 2 -m "$mem"
   -nographic -no-reboot -nic none
   -kernel "$kernel_tree/vmlinuz" -initrd "$l1_initramfs"
   -append "console=ttyS0 quiet loglevel=4 panic=-1 mitigations=off ristretto.scratch=$scratch"
