@@ -13,12 +13,20 @@
 #   acpica-tools     iasl: the ACPI tests disassemble the tables we generate with it
 #   gcc, binutils    the freestanding test guests and the C side of the benchmarks
 #   passt            --net user (user-mode networking) and its test: DHCP answered by passt
+#   iproute2         ip: the TAP device and network namespace of the virtio tests, L1's links
+#   python3          the packet peer on the far side of that TAP (test-guests/packet-peer.py)
+#   procps           kill(1): the signal tests stop Ristretto the way a user or supervisor would
+#   maven            (only when no mvn is on the PATH) the build and test runner
 #
 # Exit status: 0 when everything is present afterwards; 1 when something is missing and this
 # script is not running as root (it says what to run); 2 when apt-get fails.
 set -euo pipefail
 
-packages=(qemu-system-x86 busybox-static kmod cpio gzip xz-utils lz4 apt dpkg coreutils acpica-tools gcc binutils passt)
+packages=(qemu-system-x86 busybox-static kmod cpio gzip xz-utils lz4 apt dpkg coreutils acpica-tools gcc binutils passt
+  iproute2 python3 procps)
+# Maven builds and runs everything; take Debian's only where none is on the PATH (it may come
+# from elsewhere, and Debian's pulls in a Java 17 runtime we do not use: run-tests picks JDK 25).
+command -v mvn >/dev/null || packages+=(maven)
 
 installed() {
   [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true)" = installed ]
