@@ -506,38 +506,23 @@ class VirtioProbeIT {
     }
 
     /** A Ristretto child JVM, optionally behind a command prefix such as {@code ip netns exec NS}. */
-    private record Launch(Process process, Path dir, long startNanos) {
+    private record Launch(RistrettoProcess.Running running, Path dir) {
         static Launch start(Path dir, List<String> prefix, List<String> args) throws IOException {
-            List<String> cmd = new ArrayList<>(prefix);
-            cmd.addAll(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                    "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC", "-cp", System.getProperty("java.class.path"),
-                    "dev.ristretto.cli.Main"));
-            cmd.addAll(args);
-            Files.write(dir.resolve("command.txt"), List.of(String.join(" ", cmd)));
-            long t0 = System.nanoTime();
-            Process p = new ProcessBuilder(cmd).redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))
-                    .redirectOutput(dir.resolve("stdout.log").toFile()).redirectError(dir.resolve("stderr.log").toFile())
-                    .start();
-            return new Launch(p, dir, t0);
+            return new Launch(RistrettoProcess.start(dir, prefix, args), dir);
+        }
+
+        Process process() {
+            return running.process();
         }
 
         Duration elapsed() {
-            return Duration.ofNanos(System.nanoTime() - startNanos);
+            return running.elapsed();
         }
 
         Boot await(Duration timeout) throws IOException, InterruptedException {
-            boolean done = process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS);
-            if (!done) {
-                process.destroy();
-                if (!process.waitFor(5, TimeUnit.SECONDS)) {
-                    process.destroyForcibly().waitFor();
-                }
-            }
-            Duration took = elapsed();
-            var outcome = new RistrettoProcess.Outcome(done ? process.exitValue() : -1, read(dir.resolve("stdout.log")),
-                    read(dir.resolve("stderr.log")), took, !done);
+            RistrettoProcess.Outcome outcome = running.await(timeout);
             String line = String.format(Locale.ROOT, "%s: exit %d in %d ms%s%n", dir.getFileName(), outcome.exitCode(),
-                    took.toMillis(), done ? "" : " (killed after the time limit)");
+                    outcome.elapsed().toMillis(), outcome.timedOut() ? " (killed after the time limit)" : "");
             Files.writeString(dir.resolve("timing.txt"), line);
             System.out.print("[virtio-probe] " + line);
             return new Boot(outcome, read(dir.resolve("serial.log")));

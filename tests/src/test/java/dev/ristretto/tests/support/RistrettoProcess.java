@@ -28,10 +28,20 @@ public final class RistrettoProcess {
 
     /** Starts the command line without waiting, for tests that act on it while it runs (signals). */
     public static Running start(Path logDir, String... args) throws IOException {
+        return start(logDir, List.of(), List.of(args));
+    }
+
+    /**
+     * {@link #start(Path, String...)} behind a command prefix such as {@code ip netns exec NS}.
+     * The whole command goes to {@code command.txt} in {@code logDir}, beside the output.
+     */
+    public static Running start(Path logDir, List<String> prefix, List<String> args) throws IOException {
         Path java = Path.of(System.getProperty("java.home"), "bin", "java");
-        List<String> cmd = new ArrayList<>(List.of(java.toString(), "--enable-native-access=ALL-UNNAMED",
+        List<String> cmd = new ArrayList<>(prefix);
+        cmd.addAll(List.of(java.toString(), "--enable-native-access=ALL-UNNAMED",
                 "-XX:+UseSerialGC", "-cp", System.getProperty("java.class.path"), "dev.ristretto.cli.Main"));
-        cmd.addAll(List.of(args));
+        cmd.addAll(args);
+        Files.write(logDir.resolve("command.txt"), List.of(String.join(" ", cmd)));
         Path out = logDir.resolve("stdout.log");
         Path err = logDir.resolve("stderr.log");
         long t0 = System.nanoTime();
@@ -52,6 +62,15 @@ public final class RistrettoProcess {
             this.out = out;
             this.err = err;
             this.t0 = t0;
+        }
+
+        public Process process() {
+            return process;
+        }
+
+        /** Time since the start. */
+        public Duration elapsed() {
+            return Duration.ofNanos(System.nanoTime() - t0);
         }
 
         /** Sends a signal by name ("TERM", "INT") with kill(1), as a user or a supervisor would. */
@@ -90,9 +109,8 @@ public final class RistrettoProcess {
                     process.waitFor();
                 }
             }
-            Duration elapsed = Duration.ofNanos(System.nanoTime() - t0);
             return new Outcome(done ? process.exitValue() : -1, Files.readString(out, StandardCharsets.ISO_8859_1),
-                    Files.readString(err, StandardCharsets.ISO_8859_1), elapsed, !done);
+                    Files.readString(err, StandardCharsets.ISO_8859_1), elapsed(), !done);
         }
     }
 }
