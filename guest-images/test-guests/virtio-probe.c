@@ -428,21 +428,17 @@ static void parse_options(void) {
         if (len == 0 || len % 2 != 0 || len / 2 > NET_TX_MAX) {
             bad_option("vprobe.net_tx_hex", "not an even number of hex digits, 2 to 3000");
         } else {
-            uint32_t i = 0;
-            for (; i < len / 2; i++) {
-                int hi = hex_digit(v[2 * i]);
-                int lo = hex_digit(v[2 * i + 1]);
-                if (hi < 0 || lo < 0) {
-                    break;
-                }
-                vp_opt.net_tx[i] = (uint8_t)(hi << 4 | lo);
+            uint32_t digits = 0;
+            while (digits < len && hex_digit(v[digits]) >= 0) {
+                digits++;
             }
-            if (i == len / 2) {
-                vp_opt.net_tx_len = i;
-            } else {
+            if (digits < len) {
                 bad_option("vprobe.net_tx_hex", "not hex digits");
-                memcpy(vp_opt.net_tx, default_payload, sizeof default_payload - 1);
-                vp_opt.net_tx_len = sizeof default_payload - 1;
+            } else {
+                for (uint32_t i = 0; i < len / 2; i++) {
+                    vp_opt.net_tx[i] = (uint8_t)(hex_digit(v[2 * i]) << 4 | hex_digit(v[2 * i + 1]));
+                }
+                vp_opt.net_tx_len = len / 2;
             }
         }
     }

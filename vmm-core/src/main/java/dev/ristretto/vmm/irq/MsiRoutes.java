@@ -115,12 +115,14 @@ public final class MsiRoutes implements AutoCloseable {
 
     /** GSI 0 (the 8254) appears on IOAPIC pin 2, like ISA IRQ0 on every PC chipset. */
     static final int PIT_IOAPIC_PIN = 2;
+    /** ISA IRQ2: the slave PIC's cascade into the master, which no device raises. */
+    static final int CASCADE_GSI = 2;
 
     private static List<GsiRoute> buildIrqchipRoutes() {
         List<GsiRoute> routes = new ArrayList<>();
         for (int gsi = 0; gsi < GsiRoute.Irqchip.IOAPIC_PINS; gsi++) {
-            if (gsi == PIT_IOAPIC_PIN) {
-                continue; // the cascade
+            if (gsi == CASCADE_GSI) {
+                continue;
             }
             routes.add(new GsiRoute.Irqchip(gsi, GsiRoute.Irqchip.IOAPIC, gsi == 0 ? PIT_IOAPIC_PIN : gsi));
             if (gsi < 2 * GsiRoute.Irqchip.PIC_PINS) {
