@@ -29,7 +29,6 @@
 #define E820_MAX 128
 
 #define CMDLINE_MAX 4096
-#define HEAD_BYTES 16
 
 void elf64_main(uint64_t bp) __attribute__((noreturn));
 
@@ -89,21 +88,11 @@ void elf64_main(uint64_t bp) {
     probe_puts(" size=");
     probe_hex64(initrd_size);
     if (initrd != 0 && initrd_size != 0) {
-        if (probe_addressable(initrd, initrd_size)) {
-            probe_puts(" sum32=");
-            probe_hex32(probe_sum32(initrd, initrd_size));
-            probe_head(initrd, initrd_size, HEAD_BYTES);
-        } else {
-            probe_puts(" (beyond 4 GiB)");
-        }
+        probe_blob(initrd, initrd_size);
     }
     probe_putc('\n');
 
-    uint64_t rsdp = probe_read64(bp + BP_ACPI_RSDP_ADDR);
-    probe_puts("rsdp_paddr=");
-    probe_hex64(rsdp);
-    probe_head(rsdp, 8, 8);
-    probe_putc('\n');
+    probe_rsdp_line(probe_read64(bp + BP_ACPI_RSDP_ADDR));
 
     probe_finish("ELF64-PROBE-DONE");
 }

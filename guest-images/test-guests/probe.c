@@ -167,6 +167,26 @@ uint32_t probe_sum32(uint64_t paddr, uint64_t size) {
     return sum + tail;
 }
 
+/* " sum32=… head=…" of a blob the VMM handed over (an initrd, a PVH module), or a note that the
+ * probe cannot reach it. */
+void probe_blob(uint64_t paddr, uint64_t size) {
+    if (probe_addressable(paddr, size)) {
+        probe_puts(" sum32=");
+        probe_hex32(probe_sum32(paddr, size));
+        probe_head(paddr, size, PROBE_HEAD_BYTES);
+    } else {
+        probe_puts(" (beyond 4 GiB)");
+    }
+}
+
+/* The line the tests check the RSDP with: its address and its first 8 bytes ("RSD PTR "). */
+void probe_rsdp_line(uint64_t rsdp) {
+    probe_puts("rsdp_paddr=");
+    probe_hex64(rsdp);
+    probe_head(rsdp, 8, 8);
+    probe_putc('\n');
+}
+
 /* Set by probe_scan_options: finish without the reset, so the VMM keeps running (its signal tests). */
 static int stay_after_finish;
 

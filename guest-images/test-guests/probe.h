@@ -26,6 +26,10 @@ uint32_t probe_sum32(uint64_t paddr, uint64_t size);
 uint32_t probe_read32(uint64_t paddr);
 uint64_t probe_read64(uint64_t paddr);
 uint8_t probe_read8(uint64_t paddr);
+/* How many leading bytes probe_blob shows. */
+#define PROBE_HEAD_BYTES 16
+void probe_blob(uint64_t paddr, uint64_t size);
+void probe_rsdp_line(uint64_t rsdp);
 void probe_scan_options(uint64_t paddr, uint32_t max);
 /* Prints done_line, then resets through the i8042 unless the command line said "probe.stay". */
 void probe_finish(const char *done_line) __attribute__((noreturn));

@@ -34,7 +34,6 @@
 /* Printing stops here; a larger count is printed but its entries are not all listed. */
 #define MAX_LISTED 64
 #define CMDLINE_MAX 4096
-#define HEAD_BYTES 16
 
 void pvh_main(uint32_t start_info) __attribute__((noreturn));
 
@@ -113,21 +112,11 @@ void pvh_main(uint32_t start_info) {
         probe_hex64(size);
         probe_puts(" cmdline_paddr=");
         probe_hex64(probe_read64(m + MOD_CMDLINE_PADDR));
-        if (probe_addressable(paddr, size)) {
-            probe_puts(" sum32=");
-            probe_hex32(probe_sum32(paddr, size));
-            probe_head(paddr, size, HEAD_BYTES);
-        } else {
-            probe_puts(" (beyond 4 GiB)");
-        }
+        probe_blob(paddr, size);
         probe_putc('\n');
     }
 
-    uint64_t rsdp = probe_read64(start_info + SI_RSDP_PADDR);
-    probe_puts("rsdp_paddr=");
-    probe_hex64(rsdp);
-    probe_head(rsdp, 8, 8);
-    probe_putc('\n');
+    probe_rsdp_line(probe_read64(start_info + SI_RSDP_PADDR));
 
     probe_finish("PVH-PROBE-DONE");
 }
