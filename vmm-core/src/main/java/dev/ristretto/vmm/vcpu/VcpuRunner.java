@@ -54,6 +54,8 @@ public final class VcpuRunner implements AutoCloseable {
     private final Listener listener;
     private final AtomicBoolean started = new AtomicBoolean();
     private final AtomicBoolean closed = new AtomicBoolean();
+    /** Orders a stop()'s kicks before close() closes the vCPUs they write to. */
+    private final Object closeLock = new Object();
     private volatile boolean stopping;
 
     public VcpuRunner(List<VcpuFd> vcpus, Bus io, Bus mmio, GuestMemory memory, Listener listener) {
@@ -127,10 +129,18 @@ public final class VcpuRunner implements AutoCloseable {
     public void stop() {
         stopping = true;
         Thread self = Thread.currentThread();
-        for (Worker w : workers) {
-            w.vcpu.setImmediateExit(true);
-            if (w.thread != self) {
-                w.kick();
+        // Under closeLock: a stop() from another thread (a signal handler, the console) may still
+        // be kicking when the main thread, woken by the same event, closes the runner, and the
+        // kick writes to each vCPU's kvm_run mapping, which close() unmaps. Once closed, every
+        // vCPU thread has been joined and there is nothing left to kick.
+        synchronized (closeLock) {
+            if (!closed.get()) {
+                for (Worker w : workers) {
+                    w.vcpu.setImmediateExit(true);
+                    if (w.thread != self) {
+                        w.kick();
+                    }
+                }
             }
         }
         if (!isVcpuThread(self)) {
@@ -205,9 +215,11 @@ public final class VcpuRunner implements AutoCloseable {
                     + "; call stop() there and close from another thread");
         }
         stop();
-        if (closed.compareAndSet(false, true)) {
-            for (Worker w : workers) {
-                w.vcpu.close();
+        synchronized (closeLock) {
+            if (closed.compareAndSet(false, true)) {
+                for (Worker w : workers) {
+                    w.vcpu.close();
+                }
             }
         }
     }

@@ -117,6 +117,39 @@ class VcpuRunnerIT {
     }
 
     /**
+     * The signal-stop race: a stop() from another thread can still be running when the main
+     * thread, woken by the same exit, closes the runner. A stop() that comes after close() must do
+     * nothing (the vCPUs' kvm_run mappings are gone), and stops racing a close must not fail.
+     */
+    @Test
+    void stopAfterOrDuringCloseIsHarmless() throws Exception {
+        for (int round = 0; round < 20; round++) {
+            try (TinyVm vm = TinyVm.create(2)) {
+                vm.load(TinyVm.CODE, HexFormat.of().parseHex("48ffc0" + "ebfb"));
+                vm.longMode(vm.vcpu(0), TinyVm.CODE);
+                vm.longMode(vm.vcpu(1), TinyVm.CODE);
+                VcpuRunner runner = vm.runner(Bus.builder("io").build(), NO_MMIO, t -> { });
+                runner.start();
+                List<Throwable> failures = new java.util.concurrent.CopyOnWriteArrayList<>();
+                Thread stopper = Thread.ofPlatform().name("stopper").start(() -> {
+                    try {
+                        for (int i = 0; i < 50; i++) {
+                            runner.stop();
+                        }
+                    } catch (RuntimeException | Error e) {
+                        failures.add(e);
+                    }
+                });
+                runner.close();
+                stopper.join(STOP_BOUND);
+                assertFalse(stopper.isAlive(), "stop() did not return within " + STOP_BOUND);
+                runner.stop();
+                assertEquals(List.of(), failures);
+            }
+        }
+    }
+
+    /**
      * The machine's pattern: the first vCPU to stop (here: HLT on vCPU 0) makes the listener
      * call stop() on its own thread, which must kick the spinning vCPU 1 and not deadlock.
      */
