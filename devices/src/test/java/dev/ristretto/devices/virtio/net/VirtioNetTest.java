@@ -467,7 +467,12 @@ class VirtioNetTest {
         producer.start();
         int seen = 0;
         List<Integer> order = new ArrayList<>();
-        while (producer.isAlive() || net.rxPending() > 0) {
+        boolean producing;
+        do {
+            // Read before draining: the producer fills posted buffers itself, so the frames it
+            // delivered just before it ended are in the used ring, and this pass must still read
+            // them (its termination, seen through isAlive, makes its writes visible here).
+            producing = producer.isAlive();
             // Only this thread touches the driver side; a descriptor is reposted only after its
             // used entry was read below.
             if (((rxPosted - seen) & 0xffff) < 16) {
@@ -480,7 +485,7 @@ class VirtioNetTest {
                 order.add(ByteBuffer.wrap(payload).getInt());
                 seen = (seen + 1) & 0xffff;
             }
-        }
+        } while (producing || net.rxPending() > 0);
         producer.join();
         assertEquals(frames, order.size(), "every frame arrives once it is accepted");
         for (int i = 0; i < frames; i++) {
