@@ -30,7 +30,8 @@ class RunInL1ScriptTest {
     /**
      * Stands in for qemu-system-x86_64. Finds the scratch directory on the -append command line as
      * L1's init does, then behaves as FAKE_L1 says: run (execute the job on this host, as L1 would
-     * in its chroot), no-kvm, panic, or hang.
+     * in its chroot), no-kvm, panic, hang (still booting), or wedge (COMMAND started, then L1's
+     * heartbeat stops).
      */
     private static final String FAKE_QEMU = """
             #!/bin/bash
@@ -54,6 +55,12 @@ class RunInL1ScriptTest {
                 echo "[    3.000000] Kernel panic - not syncing: VFS: Unable to mount root fs" ;;
               hang)
                 echo "fake: L1 still booting"
+                exec sleep 300 ;;
+              wedge)
+                # Starts COMMAND and its heartbeat as L1's init does, then freezes: no more beats.
+                echo "L1-COMMAND-START"
+                date +%s >"$scratch/.l1-job/heartbeat"
+                echo "fake: L1 wedged"
                 exec sleep 300 ;;
             esac
             """;
@@ -126,6 +133,20 @@ class RunInL1ScriptTest {
         assertEquals(124, result.exitCode());
         assertTrue(result.diagnostics().contains("fake: L1 still booting"), result.diagnostics());
         assertTrue(Duration.ofNanos(System.nanoTime() - start).toSeconds() < 60, "the kill took too long");
+    }
+
+    @Test
+    void l1WhoseHeartbeatStopsIsKilledAsCrashedLongBeforeTheTimeout() throws Exception {
+        long start = System.nanoTime();
+        ExecResult result = HardwareKvmHost.runInL1(Repository.script(HardwareKvmHost.RUN_IN_L1), List.of("true"),
+                Duration.ofSeconds(240), temp.resolve("wedge"),
+                Map.of("RISTRETTO_QEMU", fakeQemu.toString(), "FAKE_L1", "wedge", "RISTRETTO_L1_HANG_S", "2"));
+        assumeFalse(result.outcome() == ExecResult.Outcome.NO_KERNEL, result.diagnostics().strip());
+        assertEquals(ExecResult.Outcome.L1_CRASHED, result.outcome(), result.summary());
+        assertEquals(125, result.exitCode());
+        assertTrue(result.diagnostics().contains("no heartbeat for over 2 s"), result.diagnostics());
+        assertTrue(result.diagnostics().contains("fake: L1 wedged"), result.diagnostics());
+        assertTrue(Duration.ofNanos(System.nanoTime() - start).toSeconds() < 60, "the hang was not noticed in time");
     }
 
     @Test
